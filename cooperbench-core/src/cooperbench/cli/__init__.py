@@ -1,0 +1,1 @@
+"""The ``cooperbench`` command line."""

@@ -1,0 +1,118 @@
+"""``cooperbench eval``: score a run's patches and print the summary."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from cooperbench.cli.interrupt import sigterm_as_interrupt
+from cooperbench.cli.options import location_options, parse_key_values, selection_options
+
+
+@click.command("eval")
+@click.option(
+    "-n", "--name", "run_name", required=True, help="Run name (folder under the log dir)."
+)
+@selection_options
+@location_options
+@click.option("--backend", default="local", show_default=True, help="Backend to run sandboxes on.")
+@click.option("-c", "--concurrency", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--force", is_flag=True, help="Re-evaluate pairs that already have eval.json.")
+@click.option(
+    "--timeout",
+    type=click.IntRange(min=1),
+    default=900,
+    show_default=True,
+    help="Seconds allowed for one feature's test run.",
+)
+@click.option(
+    "--image-template",
+    envvar="COOPERBENCH_IMAGE_TEMPLATE",
+    help="Task image naming, e.g. 'myreg/{repo_slug}:task{task_id}'.",
+)
+@click.option(
+    "--build-arg",
+    "build_args",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Build argument for task images a backend builds (repeatable).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def eval_command(
+    run_name: str,
+    subset: str | None,
+    repo: str | None,
+    task: int | None,
+    features: tuple[int, ...] | None,
+    dataset_dir: str | None,
+    log_dir: str | None,
+    backend: str,
+    concurrency: int,
+    force: bool,
+    timeout: int,
+    image_template: str | None,
+    build_args: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Evaluate the agents' patches of run NAME: merge them and run the hidden tests."""
+    from cooperbench.evaluation.api import EvalPlan, evaluate
+    from cooperbench.evaluation.summary import format_table
+    from cooperbench.evaluation.types import EvalResult
+
+    options: dict[str, Any] = {}
+    if build_args:
+        options["build_args"] = parse_key_values(build_args, "--build-arg")
+    bar: Any = None
+
+    def on_plan(plan: EvalPlan) -> None:
+        nonlocal bar
+        for problem in plan.unresolved:
+            click.echo(f"warning: skipping {problem}", err=True)
+        click.echo(
+            f"{run_name}: {len(plan.requests)} pair(s) to evaluate on {backend}, "
+            f"{plan.already_done} already evaluated"
+            + (" (use --force to redo)" if plan.already_done else ""),
+            err=True,
+        )
+        if plan.requests:
+            bar = click.progressbar(length=len(plan.requests), label="evaluating", file=sys.stderr)
+            bar.__enter__()
+
+    def on_result(result: EvalResult) -> None:
+        if bar is not None:
+            bar.update(1)
+        if result.error is not None:
+            click.echo(
+                f"\n{result.pair.key} ({result.pair.setting}): {result.error_kind}: {result.error}",
+                err=True,
+            )
+
+    try:
+        with sigterm_as_interrupt():
+            summary = evaluate(
+                run_name,
+                backend=backend,
+                concurrency=concurrency,
+                force=force,
+                subset=subset,
+                repo=repo,
+                task=task,
+                features=features,
+                log_dir=log_dir,
+                dataset_dir=dataset_dir,
+                timeout=timeout,
+                image_template=image_template,
+                sandbox_options=options,
+                on_plan=on_plan,
+                on_result=on_result,
+            )
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        click.echo(format_table(summary))

@@ -1,0 +1,77 @@
+"""The one exception tree of cooperbench.
+
+Every error a user can cause derives from :class:`CooperbenchError`; specific errors
+also subclass the matching builtin so callers can catch them idiomatically. Messages
+say what to do next, because the CLI prints them as the single line a user sees.
+"""
+
+from __future__ import annotations
+
+
+class CooperbenchError(Exception):
+    """Root of every error cooperbench raises on purpose."""
+
+    #: Process exit code the CLI uses when this error ends a command.
+    exit_code: int = 1
+
+
+class UsageError(CooperbenchError, ValueError):
+    """The user asked for something malformed (bad flag value, bad selection)."""
+
+    exit_code = 2
+
+
+class UnknownBackendError(CooperbenchError, LookupError):
+    """No installed plugin provides the requested backend."""
+
+    exit_code = 2
+
+
+class PluginLoadError(CooperbenchError, ImportError):
+    """A plugin is installed but could not be loaded, or it is disabled."""
+
+    exit_code = 2
+
+
+class BackendUnavailableError(CooperbenchError, RuntimeError):
+    """The backend is installed but cannot work here (daemon down, no credentials)."""
+
+
+class DatasetError(CooperbenchError, LookupError):
+    """The dataset, a subset, a task or a feature cannot be found or read."""
+
+    exit_code = 2
+
+
+class LogsError(CooperbenchError, LookupError):
+    """A run's logs cannot be found or read."""
+
+    exit_code = 2
+
+
+class SandboxError(CooperbenchError, RuntimeError):
+    """A sandbox could not be created or used."""
+
+
+class SandboxTerminatedError(SandboxError):
+    """The sandbox was used after :meth:`terminate`."""
+
+
+class SandboxFileNotFoundError(SandboxError, FileNotFoundError):
+    """A file read from a sandbox does not exist there."""
+
+
+class SandboxTimeoutError(SandboxError, TimeoutError):
+    """A sandbox operation did not finish within its time limit."""
+
+
+class PatchError(CooperbenchError, ValueError):
+    """A patch is malformed and cannot be processed."""
+
+
+class MessagingError(CooperbenchError, RuntimeError):
+    """The message bus or the shared git remote could not be started or used."""
+
+
+class MessagingConnectionError(MessagingError, ConnectionError):
+    """Redis cannot be reached at the given URL (wrong address, server down, bad password)."""

@@ -1,0 +1,1 @@
+"""Evaluation: score agents' patches by merging them and running the hidden tests."""

@@ -1,0 +1,208 @@
+"""Score one pair inside one sandbox.
+
+Steps, as the published scorer defines them: drop the agents' test-file edits; put each
+agent's patch on its own branch from the base commit (``git apply``, then 3-way);
+merge (plain, then the ``union`` driver); then, for each feature, run the task's
+runner with that feature's hidden tests on the merged code. Patches travel as files,
+so their size does not matter.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import datetime, timezone
+from importlib import resources
+
+from cooperbench.errors import SandboxFileNotFoundError
+from cooperbench.evaluation import testresults
+from cooperbench.evaluation.patches import drop_test_files
+from cooperbench.evaluation.types import (
+    INFRASTRUCTURE_ERROR,
+    TIMEOUT_ERROR,
+    EvalRequest,
+    EvalResult,
+    FeatureResult,
+    MergeResult,
+)
+from cooperbench.sandbox import Sandbox
+
+REPO_DIR = "/workspace/repo"
+PATCHES_DIR = "/patches"
+SCRATCH_DIR = "/tmp/cooperbench"
+MERGED_PATCH = "merged.patch"
+# Keep the end of long runner logs: failures are reported last.
+OUTPUT_LIMIT = 64 * 1024
+
+
+class InfrastructureError(Exception):
+    """The harness or backend failed; the pair is retried by the next eval."""
+
+    def __init__(self, message: str, kind: str = INFRASTRUCTURE_ERROR) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def now_iso() -> str:
+    """The current UTC time in ISO 8601."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def evaluate_pair(sandbox: Sandbox, request: EvalRequest) -> EvalResult:
+    """Evaluate ``request`` in ``sandbox`` (already created from the task image)."""
+    started = time.monotonic()
+    pair = request.pair
+    try:
+        names, patch_files = _stage_patches(sandbox, request)
+        apply_status, merge = _prepare(sandbox, names, patch_files, solo=pair.setting == "solo")
+        # A failed patch leaves its branch at the base: the published scorer still
+        # merges and tests the rest (reporting missing_input), and so does this one.
+        ready = (merge is None and all(s != "failed" for s in apply_status.values())) or (
+            merge is not None and merge.status != "error"
+        )
+        if merge is not None and ready:
+            diff = sandbox.read_file(f"{PATCHES_DIR}/{MERGED_PATCH}").decode("utf-8", "replace")
+            merge = MergeResult(merge.status, merge.strategy, diff)
+        features = tuple(
+            _run_feature(sandbox, request, feature_id)
+            if ready
+            else FeatureResult(feature_id, False, None, test_output=_not_run_reason(merge))
+            for feature_id in pair.features
+        )
+    except InfrastructureError as exc:
+        return _error(request, str(exc), exc.kind, started)
+    except Exception as exc:  # noqa: BLE001 - any backend failure is infrastructure
+        return _error(request, f"{type(exc).__name__}: {exc}", INFRASTRUCTURE_ERROR, started)
+    timed_out = [f.feature_id for f in features if f.timed_out]
+    if timed_out:
+        message = f"tests of feature {timed_out[0]} timed out after {request.timeout}s"
+        return _error(request, message, TIMEOUT_ERROR, started, apply_status, merge, features)
+    return EvalResult(
+        pair=pair,
+        apply_status=apply_status,
+        merge=merge,
+        features=features,
+        evaluated_at=now_iso(),
+        duration_seconds=time.monotonic() - started,
+    )
+
+
+def _stage_patches(sandbox: Sandbox, request: EvalRequest) -> tuple[list[str], list[str]]:
+    pair = request.pair
+    script = resources.files("cooperbench.evaluation").joinpath("prepare.sh").read_bytes()
+    sandbox.write_file(f"{SCRATCH_DIR}/prepare.sh", script)
+    for feature_id in pair.features:
+        tests = request.task.feature(feature_id).tests_patch_path.read_bytes()
+        sandbox.write_file(f"{PATCHES_DIR}/tests{feature_id}.patch", tests)
+    if pair.setting == "solo":
+        sources: list[tuple[str, int | None]] = [("solo", None)]
+    else:
+        sources = [(f"agent{index}", fid) for index, fid in enumerate(pair.features, start=1)]
+    names, files = [], []
+    for name, owner in sources:
+        patch, _dropped = drop_test_files(pair.read_patch(owner) or "")
+        path = f"{PATCHES_DIR}/{name}.patch"
+        sandbox.write_file(path, patch)
+        names.append(name)
+        files.append(path)
+    return names, files
+
+
+def _prepare(
+    sandbox: Sandbox, names: list[str], files: list[str], *, solo: bool
+) -> tuple[dict[str, str], MergeResult | None]:
+    specs = [f"{name}={path}" for name, path in zip(names, files, strict=True)]
+    done = sandbox.exec(
+        "sh",
+        f"{SCRATCH_DIR}/prepare.sh",
+        REPO_DIR,
+        f"{PATCHES_DIR}/{MERGED_PATCH}",
+        *specs,
+        timeout=300,
+    )
+    if done.returncode in (90, 91):
+        raise InfrastructureError(f"no git repository at {REPO_DIR} in the task image")
+    if not done.ok:
+        raise InfrastructureError(f"preparing the branches failed: {done.stderr_read()[-500:]}")
+    apply_status: dict[str, str] = {}
+    merge = None
+    for line in done.stdout_read().splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0] == "apply":
+            apply_status[parts[1]] = parts[2]
+        elif len(parts) == 3 and parts[0] == "merge":
+            merge = MergeResult(parts[1], None if parts[2] == "-" else parts[2])
+    if set(apply_status) != set(names) or (merge is None and not solo):
+        raise InfrastructureError(f"unexpected output while preparing: {done.stdout_read()[:500]}")
+    if solo:
+        return apply_status, None
+    return apply_status, merge
+
+
+def _run_feature(sandbox: Sandbox, request: EvalRequest, feature_id: int) -> FeatureResult:
+    junit = f"{SCRATCH_DIR}/junit-{feature_id}-{uuid.uuid4().hex[:8]}.xml"
+    result = sandbox.exec(
+        "runner.sh",
+        f"tests{feature_id}.patch",
+        MERGED_PATCH,
+        timeout=request.timeout,
+        cwd=REPO_DIR,
+        env={"PYTEST_ADDOPTS": f"--junitxml={junit} -o junit_logging=no"},
+    )
+    output = result.stdout_read() + result.stderr_read()
+    if result.returncode == 127 and "runner.sh" in output and "not found" in output:
+        raise InfrastructureError("runner.sh is not on PATH in the task image")
+    try:
+        report = testresults.parse_junit(sandbox.read_file(junit))
+    except SandboxFileNotFoundError:
+        report = None
+    if report is not None:
+        cases, source = report, "junit"
+    else:
+        cases, source = testresults.results_from_output(output)
+    passed, failed = testresults.count(cases)
+    return FeatureResult(
+        feature_id=feature_id,
+        passed=result.ok and passed > 0 and failed == 0,
+        exit_code=result.returncode,
+        tests_passed=passed,
+        tests_failed=failed,
+        tests_total=len(cases),
+        test_output=output[-OUTPUT_LIMIT:],
+        test_results=tuple(cases),
+        duration_seconds=result.duration,
+        timed_out=result.timed_out,
+        results_source=source,
+    )
+
+
+def _not_run_reason(merge: MergeResult | None) -> str:
+    if merge is None:
+        return "tests not run: the patch did not apply"
+    return "tests not run: the branches could not be merged"
+
+
+def _error(
+    request: EvalRequest,
+    message: str,
+    kind: str,
+    started: float,
+    apply_status: dict[str, str] | None = None,
+    merge: MergeResult | None = None,
+    features: tuple[FeatureResult, ...] = (),
+) -> EvalResult:
+    return EvalResult(
+        pair=request.pair,
+        apply_status=apply_status or {},
+        merge=merge,
+        features=features,
+        error=message,
+        error_kind=kind,
+        evaluated_at=now_iso(),
+        duration_seconds=time.monotonic() - started,
+    )
+
+
+def infrastructure_error(request: EvalRequest, message: str, started: float) -> EvalResult:
+    """An error result for a pair whose sandbox could not even be created."""
+    return _error(request, message, INFRASTRUCTURE_ERROR, started)

@@ -1,0 +1,83 @@
+"""Put the agents' collaboration commands into a sandbox.
+
+``coop-msg`` (messages, see :mod:`cooperbench.messaging.coop_msg`) and
+``coop-git-setup`` (joins the shared git remote) are written through the sandbox file
+API into ``/tmp/cooperbench/bin``: a directory every backend can write, which the local
+backend maps into the sandbox's private root. The caller passes the returned variables
+to every command it runs for the agent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from importlib import resources
+
+from cooperbench.errors import MessagingError, UsageError
+from cooperbench.messaging.types import MessagingSession
+from cooperbench.sandbox import Sandbox
+
+TOOLS_DIR = "/tmp/cooperbench/bin"
+MESSAGE_COMMAND = "coop-msg"
+GIT_SETUP_COMMAND = "coop-git-setup"
+
+REDIS_URL_VAR = "COOPERBENCH_REDIS_URL"
+AGENT_ID_VAR = "COOPERBENCH_AGENT_ID"
+AGENTS_VAR = "COOPERBENCH_AGENTS"
+GIT_URL_VAR = "COOPERBENCH_GIT_URL"
+
+# Installs both commands, says whether python3 is there, and reports the PATH the
+# sandbox gives commands, so the returned PATH extends it instead of guessing.
+_FINISH_SCRIPT = """
+chmod 755 "$1" "$2" || exit 1
+if command -v python3 >/dev/null 2>&1; then echo python3=yes; else echo python3=no; fi
+printf 'PATH=%s\\n' "$PATH"
+"""
+
+
+def install_tools(
+    sandbox: Sandbox,
+    session: MessagingSession,
+    agent_id: str,
+    agent_ids: Sequence[str],
+    tools_dir: str = TOOLS_DIR,
+) -> dict[str, str]:
+    """Install ``coop-msg`` and ``coop-git-setup`` in ``sandbox`` for ``agent_id``.
+
+    Returns the environment the agent's commands need: ``COOPERBENCH_REDIS_URL``,
+    ``COOPERBENCH_AGENT_ID``, ``COOPERBENCH_AGENTS`` (comma separated),
+    ``COOPERBENCH_GIT_URL`` when the run has a shared remote, and ``PATH`` with
+    ``tools_dir`` in front. Raises :class:`~cooperbench.errors.MessagingError` when the
+    sandbox has no ``python3``, which ``coop-msg`` needs.
+    """
+    if agent_id not in agent_ids:
+        raise UsageError(f"agent {agent_id!r} is not one of the run's agents {list(agent_ids)}")
+    message_path = f"{tools_dir.rstrip('/')}/{MESSAGE_COMMAND}"
+    git_setup_path = f"{tools_dir.rstrip('/')}/{GIT_SETUP_COMMAND}"
+    sandbox.write_file(message_path, _packaged("coop_msg.py"))
+    sandbox.write_file(git_setup_path, _packaged("coop_git_setup.sh"))
+    done = sandbox.exec("sh", "-c", _FINISH_SCRIPT, "sh", message_path, git_setup_path, timeout=60)
+    report = dict(line.split("=", 1) for line in done.stdout_read().splitlines() if "=" in line)
+    if not done.ok or "PATH" not in report:
+        raise MessagingError(
+            f"could not install {MESSAGE_COMMAND} in sandbox {sandbox.id}: "
+            f"{done.stderr_read().strip() or f'exit status {done.returncode}'}"
+        )
+    if report.get("python3") != "yes":
+        raise MessagingError(
+            f"{MESSAGE_COMMAND} needs python3 (3.7 or newer) in the sandbox, and the image "
+            f"of sandbox {sandbox.id} has none; use an image with python3 or run without messaging"
+        )
+    env = {
+        REDIS_URL_VAR: session.redis_url,
+        AGENT_ID_VAR: agent_id,
+        AGENTS_VAR: ",".join(agent_ids),
+        "PATH": f"{tools_dir}:{report['PATH']}" if report["PATH"] else tools_dir,
+    }
+    if session.git_url:
+        env[GIT_URL_VAR] = session.git_url
+    return env
+
+
+def _packaged(name: str) -> bytes:
+    """A file shipped inside this package (works from a wheel or a source tree)."""
+    return resources.files("cooperbench.messaging").joinpath(name).read_bytes()

@@ -1,0 +1,233 @@
+"""The sandbox contract every backend implements.
+
+A sandbox is an isolated place where cooperbench runs commands: a container, a cloud
+sandbox, or (for the ``local`` backend) a private directory on the host. Core consumes
+sandboxes only through the :class:`Sandbox` protocol; :class:`SandboxBase` gives
+backends the parts that are the same everywhere (context-manager use, idempotent
+terminate, use-after-terminate errors).
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+
+from cooperbench.errors import SandboxTerminatedError
+
+#: Default lifetime cap of a sandbox, in seconds.
+DEFAULT_SANDBOX_TIMEOUT = 600
+#: Default working directory inside a sandbox.
+DEFAULT_WORKDIR = "/workspace"
+
+
+def _frozen_mapping(value: Mapping[str, str] | None) -> Mapping[str, str]:
+    return dict(value or {})
+
+
+@attrs.frozen
+class ExecResult:
+    """What one command run in a sandbox produced.
+
+    ``returncode`` is the command's exit status (``-9``/``137``-style values when it was
+    killed); ``timed_out`` says it was killed because its time limit passed.
+    """
+
+    returncode: int
+    stdout: bytes = b""
+    stderr: bytes = b""
+    timed_out: bool = False
+    duration: float = 0.0
+
+    def stdout_read(self) -> str:
+        """The standard output, decoded as UTF-8 (undecodable bytes replaced)."""
+        return self.stdout.decode("utf-8", errors="replace")
+
+    def stderr_read(self) -> str:
+        """The standard error, decoded as UTF-8 (undecodable bytes replaced)."""
+        return self.stderr.decode("utf-8", errors="replace")
+
+    @property
+    def ok(self) -> bool:
+        """True when the command exited 0 within its time limit."""
+        return self.returncode == 0 and not self.timed_out
+
+
+@attrs.frozen
+class SandboxRequest:
+    """Everything a backend needs to create one sandbox.
+
+    ``timeout`` is the sandbox's lifetime cap in seconds: the backend stops it by itself
+    once it has passed, so a killed harness leaves nothing running for long.
+    ``task_dir`` is the dataset task folder (``<repo>_task/task<id>``) when the sandbox
+    is for a task; backends use it to build the image (Docker) or to materialize the
+    workspace (``local``). ``labels`` name the run that owns the sandbox. ``options``
+    carries backend-specific settings (resource limits, build arguments) that other
+    backends ignore.
+    """
+
+    image: str
+    timeout: int = DEFAULT_SANDBOX_TIMEOUT
+    workdir: str = DEFAULT_WORKDIR
+    task_dir: Path | None = None
+    network: bool = True
+    env: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_mapping)
+    labels: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_mapping)
+    options: Mapping[str, Any] = attrs.field(factory=dict, converter=dict)
+
+
+@runtime_checkable
+class Sandbox(Protocol):
+    """A started sandbox. Backends return objects of this shape from ``create_sandbox``."""
+
+    @property
+    def id(self) -> str:
+        """A backend-specific identifier (container id, sandbox id, directory)."""
+        ...
+
+    @property
+    def workdir(self) -> str:
+        """The default working directory of :meth:`exec`."""
+        ...
+
+    def exec(
+        self,
+        *args: str,
+        timeout: float | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+    ) -> ExecResult:
+        """Run ``args`` (no shell) and wait for it.
+
+        ``timeout`` kills the command and every process it started once it passes, and
+        the call returns promptly with ``timed_out=True``. ``env`` adds variables for
+        this command only; ``cwd`` defaults to :attr:`workdir`.
+        """
+        ...
+
+    def write_file(self, path: str, data: bytes | str) -> None:
+        """Write ``data`` (any size) to ``path`` inside the sandbox, creating parents."""
+        ...
+
+    def read_file(self, path: str) -> bytes:
+        """Read a file of any size from the sandbox.
+
+        Raises :class:`~cooperbench.errors.SandboxFileNotFoundError` if it is missing.
+        """
+        ...
+
+    def terminate(self) -> None:
+        """Stop the sandbox and release everything it holds. Safe to call twice."""
+        ...
+
+    def __enter__(self) -> Sandbox: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+class SandboxBase(ABC):
+    """Shared behaviour for backend sandboxes.
+
+    Subclasses implement the ``_do_*`` methods; this class guarantees that
+    :meth:`terminate` runs the backend's teardown exactly once (also from several
+    threads, as an interrupted evaluation does), and that any use after it raises
+    :class:`~cooperbench.errors.SandboxTerminatedError`.
+    """
+
+    def __init__(self, sandbox_id: str, workdir: str) -> None:
+        self._id = sandbox_id
+        self._workdir = workdir
+        self._terminated = False
+        self._terminate_lock = threading.Lock()
+
+    @property
+    def id(self) -> str:
+        """A backend-specific identifier."""
+        return self._id
+
+    @property
+    def workdir(self) -> str:
+        """The default working directory of :meth:`exec`."""
+        return self._workdir
+
+    @property
+    def terminated(self) -> bool:
+        """True once :meth:`terminate` has been called."""
+        return self._terminated
+
+    def exec(
+        self,
+        *args: str,
+        timeout: float | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+    ) -> ExecResult:
+        """Run ``args`` in the sandbox; see :meth:`Sandbox.exec`."""
+        self._check_alive()
+        if not args:
+            raise ValueError("exec needs a command")
+        return self._do_exec(list(args), timeout=timeout, env=dict(env or {}), cwd=cwd)
+
+    def write_file(self, path: str, data: bytes | str) -> None:
+        """Write ``data`` to ``path`` in the sandbox; see :meth:`Sandbox.write_file`."""
+        self._check_alive()
+        payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+        self._do_write_file(self.resolve(path), payload)
+
+    def read_file(self, path: str) -> bytes:
+        """Read ``path`` from the sandbox; see :meth:`Sandbox.read_file`."""
+        self._check_alive()
+        return self._do_read_file(self.resolve(path))
+
+    def terminate(self) -> None:
+        """Stop the sandbox; calling it again does nothing."""
+        with self._terminate_lock:
+            if self._terminated:
+                return
+            self._terminated = True
+        self._do_terminate()
+
+    def resolve(self, path: str) -> str:
+        """Turn a sandbox path that may be relative to :attr:`workdir` into an absolute one."""
+        if path.startswith("/"):
+            return path
+        return f"{self._workdir.rstrip('/')}/{path}"
+
+    def __enter__(self) -> SandboxBase:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.terminate()
+
+    def _check_alive(self) -> None:
+        if self._terminated:
+            raise SandboxTerminatedError(f"sandbox {self._id} was terminated; create a new one")
+
+    @abstractmethod
+    def _do_exec(
+        self, args: list[str], *, timeout: float | None, env: dict[str, str], cwd: str | None
+    ) -> ExecResult: ...
+
+    @abstractmethod
+    def _do_write_file(self, path: str, data: bytes) -> None: ...
+
+    @abstractmethod
+    def _do_read_file(self, path: str) -> bytes: ...
+
+    @abstractmethod
+    def _do_terminate(self) -> None: ...

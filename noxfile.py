@@ -1,0 +1,101 @@
+"""Sessions: one test session per distribution, plus lint, typecheck, versions, build, bench.
+
+Each test session installs only the distribution under test and core (never the
+others), so a plugin that secretly depends on another one fails here first.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nox
+import tomllib
+
+nox.options.default_venv_backend = "uv"
+nox.options.sessions = ["lint", "typecheck", "versions", "tests-core"]
+nox.options.error_on_missing_interpreters = True
+
+ROOT = Path(__file__).parent
+CORE = "./cooperbench-core[testing]"
+DISTRIBUTIONS = ["cooperbench-core", "cooperbench-docker"]
+PYTEST = ["pytest", "-p", "no:cacheprovider"]
+PYTHON_PATHS = [
+    "noxfile.py",
+    "cooperbench-core",
+    "cooperbench-docker",
+    "tests",
+    "examples",
+    "benchmarks",
+]
+
+
+@nox.session(name="tests-core")
+def tests_core(session: nox.Session) -> None:
+    """Core and the local backend; builds throwaway plugin environments with uv."""
+    session.install(CORE, "uv")
+    session.run(*PYTEST, "tests/core", *session.posargs)
+
+
+@nox.session(name="tests-docker")
+def tests_docker(session: nox.Session) -> None:
+    """Only core and the docker plugin, as a Docker-only CI pipeline installs them."""
+    session.install(CORE, "./cooperbench-docker")
+    session.run(*PYTEST, "tests/docker", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff over every distribution, the tests and the tooling."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    # Code only: snippets in the Markdown docs are illustrations, not modules.
+    session.run("ruff", "format", "--check", *PYTHON_PATHS)
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over core and the plugins."""
+    session.install("mypy", CORE, "./cooperbench-docker")
+    session.run("mypy", "--config-file", "pyproject.toml", *[f"{d}/src" for d in DISTRIBUTIONS])
+
+
+@nox.session(python=False)
+def versions(session: nox.Session) -> None:
+    """Every distribution carries the one project version and pins its siblings to it."""
+    root = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    expected = root["version"]
+    problems = []
+    for name in DISTRIBUTIONS:
+        project = tomllib.loads((ROOT / name / "pyproject.toml").read_text())["project"]
+        if project["version"] != expected:
+            problems.append(f"{name} is {project['version']}, the project is {expected}")
+    pins = list(root["dependencies"])
+    for extra in root["optional-dependencies"].values():
+        pins.extend(extra)
+    for name in DISTRIBUTIONS:
+        pins.extend(
+            tomllib.loads((ROOT / name / "pyproject.toml").read_text())["project"]["dependencies"]
+        )
+    for pin in pins:
+        match = re.fullmatch(r"(cooperbench-[a-z]+)==(.+)", pin)
+        if match and match.group(2) != expected:
+            problems.append(f"{pin} does not pin {expected}")
+    if problems:
+        session.error("; ".join(problems))
+    session.log(f"all distributions at {expected}")
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """Build wheels and sdists of all five distributions into dist/."""
+    session.install("build")
+    for folder in [".", *DISTRIBUTIONS]:
+        session.run("python", "-m", "build", "--outdir", "dist", folder)
+
+
+@nox.session(name="bench-messaging")
+def bench_messaging(session: nox.Session) -> None:
+    """Message round-trip latency: cooperbench's client vs raw redis-py, side by side."""
+    session.install("./cooperbench-core", "redis")
+    session.run("python", "benchmarks/bench_messaging.py", *session.posargs)

@@ -1,0 +1,65 @@
+"""Local-backend behaviour beyond the shared contract: tasks and path mapping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cooperbench import get_backend
+from cooperbench.errors import SandboxError
+from cooperbench.plugins import PluginManager
+
+
+@pytest.fixture
+def local():
+    return get_backend("local", PluginManager.discover(disabled=()))
+
+
+def make_task(tmp_path: Path) -> Path:
+    task = tmp_path / "demo_task" / "task0"
+    (task / "repo" / "pkg").mkdir(parents=True)
+    (task / "repo" / "pkg" / "__init__.py").write_text("VALUE = 1\n")
+    (task / "runner.sh").write_text('#!/bin/sh\necho "runner in $SANDBOX_ROOT" "$@"\n')
+    return task
+
+
+def test_task_is_materialized_with_a_base_commit(local, tmp_path: Path) -> None:
+    with local.create_sandbox("ignored", task_dir=make_task(tmp_path)) as sandbox:
+        log = sandbox.exec("git", "log", "--format=%s", cwd="/workspace/repo")
+        assert log.stdout_read() == "base\n"
+        status = sandbox.exec("git", "status", "--porcelain", cwd="/workspace/repo")
+        assert status.ok and status.stdout_read() == ""
+        assert sandbox.read_file("/workspace/repo/pkg/__init__.py") == b"VALUE = 1\n"
+        runner = sandbox.exec("runner.sh", "a.patch")
+        assert runner.ok and runner.stdout_read().endswith("a.patch\n")
+
+
+def test_paths_in_arguments_and_env_map_to_the_private_root(local) -> None:
+    with local.create_sandbox("ignored") as sandbox:
+        sandbox.write_file("/patches/p.diff", "patch")
+        result = sandbox.exec(
+            "sh",
+            "-c",
+            'cat /patches/p.diff; printf " %s" "$OPTS"',
+            env={"OPTS": "--junitxml=/tmp/cooperbench/j.xml -q"},
+        )
+        assert result.stdout_read().startswith("patch --junitxml=")
+        assert sandbox.root.as_posix() in result.stdout_read()
+        # Host paths outside the sandbox's own directories are left alone.
+        assert sandbox.exec("test", "-d", "/usr").ok
+
+
+def test_private_root_is_removed_on_terminate(local) -> None:
+    sandbox = local.create_sandbox("ignored")
+    root = sandbox.root
+    assert root.is_dir()
+    sandbox.terminate()
+    assert not root.exists()
+
+
+def test_task_without_source_is_a_clear_error(local, tmp_path: Path) -> None:
+    task = tmp_path / "x_task" / "task3"
+    task.mkdir(parents=True)
+    with pytest.raises(SandboxError, match="no repo/ folder"):
+        local.create_sandbox("ignored", task_dir=task)

@@ -1,0 +1,1 @@
+"""An example cooperbench backend plugin."""
