@@ -13,7 +13,7 @@ import nox
 import tomllib
 
 nox.options.default_venv_backend = "uv"
-nox.options.sessions = ["lint", "typecheck", "versions", "tests-core"]
+nox.options.sessions = ["lint", "typecheck", "versions", "tests-core", "tests-docker"]
 nox.options.error_on_missing_interpreters = True
 
 ROOT = Path(__file__).parent

@@ -1,0 +1,150 @@
+"""Finding the image a sandbox starts from: local, else pulled, else built from the task.
+
+An image that is present locally is used as is and never rebuilt. A missing one is
+pulled (registries may be unreachable, so a pull that makes no progress gives up
+quickly) and, failing that, built from the task folder's ``Dockerfile``. Builds use the
+API's classic builder, which takes a local-only base image (``FROM ${BASE_IMAGE}`` with
+``BASE_IMAGE=cooperbench/base:bookworm``) as is and never asks a registry for it.
+A per-image lock makes concurrent sandboxes of one task build it once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from cooperbench.errors import SandboxError
+from cooperbench_docker.client import connect, docker_errors, explain, is_not_found
+
+logger = logging.getLogger(__name__)
+
+#: Seconds a pull may go without any progress before we give up on the registry.
+PULL_STALL_TIMEOUT = 20
+
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def image_lock(image: str) -> threading.Lock:
+    """The lock serialising pulls and builds of ``image`` in this process."""
+    with _locks_guard:
+        return _locks.setdefault(image, threading.Lock())
+
+
+def local_image_id(api: Any, image: str) -> str | None:
+    """The id of ``image`` when the daemon has it, else ``None``."""
+    with docker_errors(f"inspecting image {image}"):
+        try:
+            return str(api.inspect_image(image)["Id"])
+        except Exception as exc:
+            if is_not_found(exc):
+                return None
+            raise
+
+
+def ensure_image(
+    api: Any,
+    image: str,
+    task_dir: Path | None,
+    build_args: Mapping[str, str],
+    pull: bool = True,
+) -> str:
+    """Make ``image`` available on the daemon and return its id.
+
+    Raises :class:`~cooperbench.errors.SandboxError` saying what to do when the image
+    is neither local, nor pullable, nor buildable.
+    """
+    found = local_image_id(api, image)
+    if found is not None:
+        return found
+    with image_lock(image):
+        found = local_image_id(api, image)  # another thread may have made it meanwhile
+        if found is not None:
+            return found
+        pull_failure = try_pull(image) if pull else "pulling disabled by the pull option"
+        found = local_image_id(api, image)
+        if found is not None:
+            return found
+        dockerfile = task_dir / "Dockerfile" if task_dir is not None else None
+        if dockerfile is None or not dockerfile.is_file():
+            where = f" in {task_dir}" if task_dir is not None else ""
+            raise SandboxError(
+                f"image {image} not found locally, could not be pulled ({pull_failure}), "
+                f"and no Dockerfile{where} to build it; build or load it first "
+                f"(docker build -t {image} <dir>), or run on a task folder that has a Dockerfile"
+            )
+        assert task_dir is not None
+        return build_image(api, image, task_dir, build_args)
+
+
+def try_pull(image: str) -> str | None:
+    """Pull ``image``; return ``None`` on success, else why it failed (one line)."""
+    from docker.utils import parse_repository_tag
+
+    repository, tag = parse_repository_tag(image)
+    logger.info("pulling image %s", image)
+    try:
+        # A separate client whose read timeout bounds how long a pull may stall: an
+        # unreachable registry fails fast, a slow but progressing pull goes on.
+        puller = connect(timeout=PULL_STALL_TIMEOUT)
+    except SandboxError as exc:
+        return str(exc)
+    try:
+        with docker_errors(f"pulling image {image}"):
+            events = puller.pull(repository, tag=tag or "latest", stream=True, decode=True)
+            return _pull_error(events)
+    except SandboxError as exc:
+        return _strip_action(str(exc))
+    except Exception as exc:  # noqa: BLE001 - any failure just means "not pulled"
+        return explain(exc)
+    finally:
+        puller.close()
+
+
+def build_image(api: Any, image: str, task_dir: Path, build_args: Mapping[str, str]) -> str:
+    """Build ``image`` from ``task_dir/Dockerfile`` (context ``task_dir``); return its id."""
+    logger.info("building image %s from %s", image, task_dir / "Dockerfile")
+    with docker_errors(f"building image {image} from {task_dir}/Dockerfile"):
+        events = api.build(
+            path=str(task_dir),
+            tag=image,
+            buildargs=dict(build_args),
+            rm=True,
+            forcerm=True,
+            pull=False,
+            decode=True,
+            timeout=None,  # builds may run silently for minutes (dependency installs)
+        )
+        error = _build_error(events)
+    if error is not None:
+        raise SandboxError(f"building image {image} from {task_dir}/Dockerfile failed: {error}")
+    built = local_image_id(api, image)
+    if built is None:
+        raise SandboxError(f"building image {image} from {task_dir}/Dockerfile left no image")
+    return built
+
+
+def _pull_error(events: Iterable[Mapping[str, Any]]) -> str | None:
+    error: str | None = None
+    for event in events:
+        if "error" in event:
+            error = str(event["error"]).strip().splitlines()[0]
+    return error
+
+
+def _build_error(events: Iterable[Mapping[str, Any]]) -> str | None:
+    for event in events:
+        if "error" in event:
+            return str(event["error"]).strip().splitlines()[0]
+        text = str(event.get("stream", "")).rstrip()
+        if text:
+            logger.debug("build: %s", text)
+    return None
+
+
+def _strip_action(message: str) -> str:
+    _, _, reason = message.partition(" failed: ")
+    return reason or message

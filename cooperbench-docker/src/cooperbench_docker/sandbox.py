@@ -1,0 +1,132 @@
+"""The Docker sandbox: one container per sandbox, commands run through exec."""
+
+from __future__ import annotations
+
+import posixpath
+import time
+from typing import Any
+
+from cooperbench.errors import SandboxError, SandboxFileNotFoundError, SandboxTerminatedError
+from cooperbench.sandbox import ExecResult, SandboxBase, SandboxRequest
+from cooperbench_docker.archive import link_target, pack_file, unpack_entry
+from cooperbench_docker.client import connect, docker_errors, explain, is_not_found
+from cooperbench_docker.container import remove_container, start_container
+from cooperbench_docker.execution import KILLED_STATUS, run_command, run_quietly
+from cooperbench_docker.images import ensure_image
+from cooperbench_docker.options import ContainerSettings
+
+_MAX_SYMLINKS = 16
+
+
+class DockerSandbox(SandboxBase):
+    """A container started from the request's image, stopped after its lifetime."""
+
+    def __init__(self, api: Any, container_id: str, request: SandboxRequest, deadline: float):
+        super().__init__(container_id, request.workdir)
+        self._api = api
+        self._request = request
+        self._deadline = deadline
+
+    @classmethod
+    def create(cls, request: SandboxRequest) -> DockerSandbox:
+        """Resolve (pull or build) the image, then start the container.
+
+        Raises :class:`~cooperbench.errors.BackendUnavailableError` when the daemon
+        cannot be used, :class:`~cooperbench.errors.UsageError` for a bad option, and
+        :class:`~cooperbench.errors.SandboxError` for anything else.
+        """
+        settings = ContainerSettings.from_request(request)
+        api = connect()
+        try:
+            ensure_image(api, request.image, request.task_dir, settings.build_args, settings.pull)
+            container_id, deadline = start_container(api, request, settings)
+        except BaseException:
+            api.close()
+            raise
+        return cls(api, container_id, request, deadline)
+
+    @property
+    def short_id(self) -> str:
+        """The first 12 characters of the container id, as ``docker ps`` shows it."""
+        return self.id[:12]
+
+    @property
+    def remaining(self) -> float:
+        """Seconds left before the container stops by itself."""
+        return self._deadline - time.monotonic()
+
+    def _do_exec(
+        self, args: list[str], *, timeout: float | None, env: dict[str, str], cwd: str | None
+    ) -> ExecResult:
+        remaining = self.remaining
+        if remaining <= 0:
+            return _lifetime_exceeded()
+        limit = remaining if timeout is None else max(0.0, min(timeout, remaining))
+        workdir = self.resolve(cwd) if cwd else self.workdir
+        try:
+            with docker_errors(f"running {args[0]} in sandbox {self.short_id}"):
+                return run_command(self._api, self.id, args, env=env, workdir=workdir, limit=limit)
+        except SandboxError as exc:
+            if self.terminated:
+                raise SandboxTerminatedError(
+                    f"sandbox {self.short_id} was terminated while {args[0]} ran"
+                ) from exc
+            if self.remaining <= 0:
+                return _lifetime_exceeded()
+            raise
+
+    def _do_write_file(self, path: str, data: bytes) -> None:
+        parent, name = posixpath.split(path)
+        if not name:
+            raise SandboxError(f"cannot write {path}: the path names a directory")
+        payload = pack_file(name, data)
+        with docker_errors(f"writing {path} in sandbox {self.short_id}"):
+            try:
+                self._api.put_archive(self.id, parent or "/", payload)
+            except Exception as exc:
+                if not is_not_found(exc) or _container_gone(exc):
+                    raise
+                self._make_dirs(parent)
+                self._api.put_archive(self.id, parent, payload)
+
+    def _make_dirs(self, directory: str) -> None:
+        status = run_quietly(self._api, self.id, ["mkdir", "-p", "--", directory])
+        if status != 0:
+            raise SandboxError(f"cannot create directory {directory} in sandbox {self.short_id}")
+
+    def _do_read_file(self, path: str) -> bytes:
+        target = path
+        for _ in range(_MAX_SYMLINKS):
+            with docker_errors(f"reading {path} from sandbox {self.short_id}"):
+                try:
+                    chunks, _ = self._api.get_archive(self.id, target)
+                    archive = b"".join(chunks)
+                except Exception as exc:
+                    if is_not_found(exc) and not _container_gone(exc):
+                        raise SandboxFileNotFoundError(
+                            f"no file {path} in sandbox {self.short_id}"
+                        ) from exc
+                    raise
+            entry = unpack_entry(archive)
+            if entry.kind == "file":
+                return entry.data
+            if entry.kind != "symlink":
+                raise SandboxFileNotFoundError(
+                    f"{path} in sandbox {self.short_id} is a {entry.kind}, not a file"
+                )
+            target = link_target(target, entry.link)
+        raise SandboxError(f"too many levels of symbolic links at {path}")
+
+    def _do_terminate(self) -> None:
+        try:
+            remove_container(self._api, self.id)
+        finally:
+            self._api.close()
+
+
+def _lifetime_exceeded() -> ExecResult:
+    return ExecResult(KILLED_STATUS, b"", b"sandbox lifetime exceeded\n", timed_out=True)
+
+
+def _container_gone(exc: BaseException) -> bool:
+    return "no such container" in explain(exc).lower()

@@ -1,0 +1,77 @@
+"""Clear errors instead of SDK tracebacks, and a plugin module that imports no SDK."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from cooperbench.backend import Backend
+from cooperbench.errors import BackendUnavailableError, SandboxError
+from cooperbench_docker.client import unreachable_error
+
+pytestmark = pytest.mark.docker
+
+NO_DAEMON = "unix:///nonexistent.sock"
+
+
+def test_unreachable_daemon_is_backend_unavailable(
+    docker_backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", NO_DAEMON)
+    with pytest.raises(BackendUnavailableError) as raised:
+        docker_backend.create_sandbox("cooperbench/base:latest")
+    message = str(raised.value)
+    assert f"cannot reach the Docker daemon at {NO_DAEMON}" in message
+    assert "DOCKER_HOST" in message
+    assert "\n" not in message
+
+
+def test_check_backend_reports_an_unreachable_daemon(
+    docker_backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", NO_DAEMON)
+    status = docker_backend.check()
+    assert not status.usable
+    assert NO_DAEMON in status.detail
+
+
+def test_check_backend_reports_a_running_daemon(docker_backend: Backend) -> None:
+    status = docker_backend.check()
+    assert status.usable, status.detail
+    assert "Docker Engine" in status.detail
+
+
+def test_invalid_docker_host_is_backend_unavailable(
+    docker_backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "bogus://somewhere")
+    with pytest.raises(BackendUnavailableError, match="DOCKER_HOST"):
+        docker_backend.create_sandbox("cooperbench/base:latest")
+
+
+def test_permission_denied_says_to_join_the_docker_group() -> None:
+    cause = PermissionError(13, "Permission denied")
+    error = unreachable_error("unix:///var/run/docker.sock", cause)
+    assert isinstance(error, BackendUnavailableError)
+    assert "docker group" in str(error)
+
+
+def test_daemon_refusal_is_a_one_line_sandbox_error(docker_backend: Backend) -> None:
+    # More CPUs than any host has: the daemon rejects the container.
+    with pytest.raises(SandboxError) as raised:
+        docker_backend.create_sandbox("cooperbench/base:latest", options={"cpus": 100000})
+    assert "\n" not in str(raised.value)
+    assert "CPU" in str(raised.value)
+
+
+def test_importing_the_plugin_does_not_import_the_sdk() -> None:
+    code = (
+        "import sys\n"
+        "from cooperbench.plugins import PluginManager\n"
+        "manager = PluginManager.discover(disabled=())\n"
+        "assert 'docker' in manager.backend_names(), manager.plugins()\n"
+        "assert 'docker' not in sys.modules, 'plugin discovery imported the docker SDK'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
