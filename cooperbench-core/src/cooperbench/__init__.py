@@ -17,6 +17,7 @@ from cooperbench.sandbox import ExecResult, Sandbox, SandboxRequest
 
 if TYPE_CHECKING:
     from cooperbench.evaluation.api import evaluate, run_patch_test
+    from cooperbench.runs.api import run
 
 try:
     __version__ = metadata.version("cooperbench-core")
@@ -26,6 +27,7 @@ except metadata.PackageNotFoundError:  # running from a source tree that is not 
 _LAZY = {
     "evaluate": "cooperbench.evaluation.api",
     "run_patch_test": "cooperbench.evaluation.api",
+    "run": "cooperbench.runs.api",
 }
 
 
@@ -49,5 +51,6 @@ __all__ = [
     "get_backend",
     "hookimpl",
     "hookspec",
+    "run",
     "run_patch_test",
 ]

@@ -42,7 +42,8 @@ def create_sandbox(backend: str, request: SandboxRequest) -> Sandbox | None:
 def setup_messaging(backend: str, request: MessagingRequest) -> MessagingSession | None:
     """Start the message bus (and, if requested, the shared git remote) for one run.
 
-    Called once per ``cooperbench run`` in the coop setting, before any agent sandbox is
+    Called by ``cooperbench run`` in the coop setting once per pair (each pair has its
+    own namespace in ``request.run_id``), before that pair's agent sandboxes are
     created. The endpoints returned must be reachable from inside the sandboxes this
     backend creates for that run.
 

@@ -26,6 +26,8 @@ from cooperbench.errors import (
 from cooperbench.markers import PROJECT_NAME
 
 if TYPE_CHECKING:
+    from cooperbench.agents.registry import AgentRegistry
+    from cooperbench.agents.types import Agent
     from cooperbench.backend_status import BackendStatus
     from cooperbench.evaluation.types import EvalContext, EvalRequest, EvalResult
     from cooperbench.messaging.types import MessagingRequest, MessagingSession
@@ -81,6 +83,7 @@ class PluginManager:
         self._pm.add_hookspecs(hookspecs)
         self._infos: dict[str, PluginInfo] = {}
         self._blocked: set[str] | None = None
+        self._agents: AgentRegistry | None = None
         # Core's generic implementations (the default evaluate_patch) answer for every
         # backend that does not override them; they are not a backend themselves.
         from cooperbench import defaults
@@ -164,6 +167,30 @@ class PluginManager:
                 f"reinstall it with: pip install --force-reinstall {dist}"
             )
         return info
+
+    # -- agents (entry-point group ``cooperbench.agents``) ---------------------------------
+
+    def agent_registry(self) -> AgentRegistry:
+        """The agent plugins, discovered on first use with the same disabled names."""
+        if self._agents is None:
+            # Imported here: agents are only needed by `run` and `agents`.
+            from cooperbench.agents.registry import AgentRegistry
+
+            blocked = disabled_from_env() if self._blocked is None else self._blocked
+            self._agents = AgentRegistry.discover(blocked)
+        return self._agents
+
+    def agent_plugins(self) -> list[PluginInfo]:
+        """Every discovered agent plugin, loaded, broken or disabled, sorted by name."""
+        return self.agent_registry().infos()
+
+    def require_agent(self, name: str) -> Agent:
+        """The agent ``name`` or an error naming the installed ones."""
+        return self.agent_registry().require(name)
+
+    def register_agent(self, name: str, agent: object) -> None:
+        """Register an agent object directly (for tests and embedding)."""
+        self.agent_registry().register(name, agent)
 
     # -- typed hook calls -------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from cooperbench.markers import hookimpl
 
 if TYPE_CHECKING:
     from cooperbench.backend_status import BackendStatus
+    from cooperbench.messaging.types import MessagingRequest, MessagingSession
     from cooperbench.sandbox import Sandbox, SandboxRequest
 
 BACKEND_NAME = "docker"
@@ -46,3 +47,13 @@ def cleanup_resources(backend: str, dry_run: bool) -> Sequence[str] | None:
     from cooperbench_docker.cleanup import cleanup_leftovers
 
     return cleanup_leftovers(dry_run=dry_run)
+
+
+@hookimpl
+def setup_messaging(backend: str, request: MessagingRequest) -> MessagingSession | None:
+    """Start a per-run Docker network with Redis (unless ``--redis``) and a git daemon."""
+    if backend != BACKEND_NAME:
+        return None
+    from cooperbench_docker.messaging import setup_docker_messaging
+
+    return setup_docker_messaging(request)

@@ -11,9 +11,11 @@ from collections.abc import Sequence
 
 import click
 
+from cooperbench.cli.agents_cmd import agents_command
 from cooperbench.cli.backends_cmd import backends_command
 from cooperbench.cli.cleanup_cmd import cleanup_command
 from cooperbench.cli.eval_cmd import eval_command
+from cooperbench.cli.run_cmd import run_command
 from cooperbench.errors import CooperbenchError
 
 INTERRUPTED_EXIT_CODE = 130
@@ -25,9 +27,11 @@ def cli() -> None:
     """Run coding agents on cooperative benchmark tasks and score their patches."""
 
 
+cli.add_command(agents_command)
 cli.add_command(backends_command)
 cli.add_command(cleanup_command)
 cli.add_command(eval_command)
+cli.add_command(run_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

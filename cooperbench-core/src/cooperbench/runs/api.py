@@ -1,0 +1,259 @@
+"""``cooperbench.run``: run an agent on selected pairs, resume, auto-evaluate."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from cooperbench.agents.types import AgentOptions
+from cooperbench.dataset import Dataset, Selection
+from cooperbench.errors import BackendUnavailableError, UsageError
+from cooperbench.evaluation.summary import build_summary, read_eval, status_of
+from cooperbench.evaluation.summary import write_summary as write_eval_summary
+from cooperbench.evaluation.types import EvalResult
+from cooperbench.logs import PairRun, discover, resolve_log_dir
+from cooperbench.messaging.url import RedisUrl
+from cooperbench.plugins import PluginManager
+from cooperbench.runs.autoeval import AutoEvaluator
+from cooperbench.runs.config import (
+    RunConfig,
+    check_run_name,
+    check_setting,
+    default_run_name,
+    load_agent_config,
+    new_run_id,
+)
+from cooperbench.runs.live import LiveResources
+from cooperbench.runs.output import is_finished, pair_dir, write_config, write_summary
+from cooperbench.runs.pair import PairOutcome, PairRunner
+
+
+def run(
+    run_name: str | None = None,
+    subset: str | None = None,
+    repo: str | None = None,
+    task: int | None = None,
+    features: Sequence[int] | None = None,
+    *,
+    setting: str = "coop",
+    agent: str = "gold",
+    model: str | None = None,
+    concurrency: int = 4,
+    backend: str = "local",
+    messaging: bool = True,
+    git: bool = False,
+    redis_url: str | None = None,
+    force: bool = False,
+    auto_eval: bool = True,
+    eval_concurrency: int = 4,
+    eval_timeout: int = 900,
+    agent_config: str | Path | Mapping[str, Any] | None = None,
+    agent_command: str | None = None,
+    agent_timeout: int = 3600,
+    dataset_dir: str | Path | None = None,
+    log_dir: str | Path | None = None,
+    image_template: str | None = None,
+    plugins: PluginManager | None = None,
+    on_start: Callable[[RunConfig, list[Selection], int], None] | None = None,
+    on_pair: Callable[[PairOutcome], None] | None = None,
+    on_eval: Callable[[EvalResult], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> dict[str, Any]:
+    """Run ``agent`` on the selected pairs and return the run summary.
+
+    Pairs already finished (result.json present, no agent in ``Error``) are skipped
+    unless ``force``. Unless ``auto_eval`` is off, finished pairs are evaluated while
+    the others still run and the evaluation summary is included. Interrupting
+    (``KeyboardInterrupt``, or setting ``cancel``) tears down every sandbox and
+    messaging session and re-raises ``KeyboardInterrupt``.
+    """
+    setting = check_setting(setting)
+    name = check_run_name(run_name or default_run_name(agent, setting))
+    for flag, value in (("concurrency", concurrency), ("eval concurrency", eval_concurrency)):
+        if value < 1:
+            raise UsageError(f"bad {flag} {value}: use 1 or more")
+    if agent_timeout < 1 or eval_timeout < 1:
+        raise UsageError("timeouts must be positive numbers of seconds")
+    if git and not messaging:
+        raise UsageError("--git needs messaging; drop --no-messaging or --git")
+    if redis_url is not None:
+        RedisUrl.parse(redis_url)  # a malformed URL fails before any work
+    manager = plugins if plugins is not None else PluginManager.discover()
+    chosen = manager.require_agent(agent)
+    options = AgentOptions(model, load_agent_config(agent_config), agent_command, agent_timeout)
+    check = getattr(chosen, "check", None)
+    if callable(check):
+        check(options)
+    manager.require_backend(backend)
+    status = manager.check_backend(backend)
+    if not status.usable:
+        raise BackendUnavailableError(f"backend '{backend}' cannot work here: {status.detail}")
+    dataset = Dataset(dataset_dir)
+    selections = dataset.select(subset=subset, repo=repo, task=task, features=features)
+    config = RunConfig(
+        run_name=name,
+        run_id=new_run_id(),
+        setting=setting,
+        agent=agent,
+        options=options,
+        backend=backend,
+        log_dir=resolve_log_dir(log_dir),
+        messaging=messaging,
+        git=git,
+        redis_url=redis_url,
+        image_template=image_template,
+        concurrency=concurrency,
+        force=force,
+        auto_eval=auto_eval,
+        eval_concurrency=eval_concurrency,
+        eval_timeout=eval_timeout,
+    )
+    todo = [s for s in selections if force or not is_finished(_folder(config, s))]
+    skipped = [s for s in selections if s not in todo]
+    config.run_dir.mkdir(parents=True, exist_ok=True)
+    write_config(config.run_dir, _invocation(config, dataset, selections))
+    if on_start is not None:
+        on_start(config, todo, len(skipped))
+    stop = cancel or threading.Event()
+    evaluator = _evaluator(config, manager, stop, on_eval) if auto_eval else None
+    if evaluator is not None:
+        for selection in skipped:  # finished earlier but never scored
+            pair = _pair_run(config, selection)
+            if status_of(read_eval(pair)) not in ("passed", "failed"):
+                evaluator.submit(pair, selection.task)
+    runner = PairRunner(config, chosen, manager, LiveResources(), stop)
+    outcomes = _run_all(config, runner, todo, evaluator, on_pair)
+    summary = write_summary(config.log_dir, name)
+    result: dict[str, Any] = {
+        "run_name": name,
+        "run_dir": str(config.run_dir),
+        "pairs_run": len(outcomes),
+        "pairs_skipped": len(skipped),
+        "summary": summary,
+        "eval_summary": None,
+    }
+    if evaluator is not None:
+        eval_summary = build_summary(name, discover(config.log_dir, name))
+        write_eval_summary(config.run_dir, eval_summary)
+        result["eval_summary"] = eval_summary
+    return result
+
+
+def _run_all(
+    config: RunConfig,
+    runner: PairRunner,
+    todo: list[Selection],
+    evaluator: AutoEvaluator | None,
+    on_pair: Callable[[PairOutcome], None] | None,
+) -> list[PairOutcome]:
+    """Run pairs ``config.concurrency`` at a time; tear everything down on interrupt."""
+    outcomes: list[PairOutcome] = []
+    lock = threading.Lock()
+
+    def work(selection: Selection) -> None:
+        if runner.cancel.is_set():
+            return
+        outcome = runner.run(selection)
+        if outcome.result is None:
+            return  # cancelled mid-pair: nothing was written
+        with lock:
+            outcomes.append(outcome)
+        if evaluator is not None:
+            evaluator.submit(_pair_run(config, selection), selection.task)
+        if on_pair is not None:
+            on_pair(outcome)
+
+    pool = ThreadPoolExecutor(
+        max_workers=max(1, min(config.concurrency, len(todo))),
+        thread_name_prefix="cooperbench-pair",
+    )
+    futures: list[Future[None]] = [pool.submit(work, selection) for selection in todo]
+    try:
+        for future in futures:
+            # Short waits keep the main thread responsive to Ctrl-C and SIGTERM.
+            while not future.done():
+                if runner.cancel.wait(0.2):
+                    raise KeyboardInterrupt
+            future.result()
+        pool.shutdown(wait=True)
+        if evaluator is not None:
+            evaluator.wait()
+    except BaseException:
+        runner.cancel.set()
+        for future in futures:
+            future.cancel()
+        runner.live.close_all()
+        if evaluator is not None:
+            evaluator.abort()
+        pool.shutdown(wait=True, cancel_futures=True)
+        runner.live.close_all()  # whatever started while the workers were stopping
+        raise
+    return outcomes
+
+
+def _evaluator(
+    config: RunConfig,
+    plugins: PluginManager,
+    cancel: threading.Event,
+    on_eval: Callable[[EvalResult], None] | None,
+) -> AutoEvaluator:
+    return AutoEvaluator(
+        plugins,
+        config.backend,
+        config.run_name,
+        concurrency=config.eval_concurrency,
+        cancel=cancel,
+        timeout=config.eval_timeout,
+        image_template=config.image_template,
+        on_result=on_eval,
+    )
+
+
+def _folder(config: RunConfig, selection: Selection) -> Path:
+    return pair_dir(config.run_dir, config.setting, selection)
+
+
+def _pair_run(config: RunConfig, selection: Selection) -> PairRun:
+    return PairRun(
+        config.run_name,
+        config.setting,
+        selection.task.repo,
+        selection.task.task_id,
+        tuple(sorted(selection.features)),
+        _folder(config, selection),
+    )
+
+
+def _invocation(config: RunConfig, dataset: Dataset, selections: list[Selection]) -> dict[str, Any]:
+    """config.json: what this invocation ran with (the Redis password never lands here)."""
+    from cooperbench import __version__
+
+    redis = RedisUrl.parse(config.redis_url).address if config.redis_url else None
+    return {
+        "run_name": config.run_name,
+        "run_id": config.run_id,
+        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "cooperbench_version": __version__,
+        "setting": config.setting,
+        "agent": config.agent,
+        "model": config.options.model,
+        "agent_config": dict(config.options.config),
+        "agent_command": config.options.command,
+        "agent_timeout": config.options.timeout,
+        "backend": config.backend,
+        "messaging": config.uses_messaging,
+        "git": config.git,
+        "redis": redis,
+        "concurrency": config.concurrency,
+        "force": config.force,
+        "auto_eval": config.auto_eval,
+        "dataset_dir": str(dataset.root),
+        "pairs": [
+            f"{s.task.repo}/{s.task.task_id}/{','.join(str(f) for f in s.features)}"
+            for s in selections
+        ],
+    }

@@ -1,0 +1,98 @@
+"""Evaluate finished pairs while the run goes on, in a pool of their own.
+
+Each finished pair is one single-request batch through
+:meth:`PluginManager.evaluate_patch`, so a backend's own evaluation (and core's
+default pipeline) is used exactly as ``cooperbench eval`` uses it. The pool shares the
+run's cancel event: on interrupt the pipeline tears down its sandboxes and saves nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from cooperbench.atomic import write_json_atomic
+from cooperbench.dataset import Task
+from cooperbench.evaluation.types import EvalContext, EvalRequest, EvalResult
+from cooperbench.labels import owner_labels
+from cooperbench.logs import PairRun
+from cooperbench.plugins import PluginManager
+
+
+class AutoEvaluator:
+    """A worker pool that scores pairs as they are handed over."""
+
+    def __init__(
+        self,
+        plugins: PluginManager,
+        backend: str,
+        run_name: str,
+        *,
+        concurrency: int,
+        cancel: threading.Event,
+        timeout: int,
+        image_template: str | None = None,
+        sandbox_options: Mapping[str, object] | None = None,
+        on_result: Callable[[EvalResult], None] | None = None,
+        on_error: Callable[[PairRun, BaseException], None] | None = None,
+    ) -> None:
+        self._plugins = plugins
+        self._backend = backend
+        self._cancel = cancel
+        self._timeout = timeout
+        self._template = image_template
+        self._on_result = on_result
+        self._on_error = on_error
+        self._labels = owner_labels(run=run_name, purpose="eval")
+        self._options = dict(sandbox_options or {})
+        self._pool = ThreadPoolExecutor(
+            max_workers=concurrency, thread_name_prefix="cooperbench-autoeval"
+        )
+        self._futures: list[Future[None]] = []
+        self._lock = threading.Lock()
+
+    def submit(self, pair: PairRun, task: Task) -> None:
+        """Queue ``pair`` for evaluation (callable from any thread)."""
+        request = EvalRequest(pair, task, task.image(self._template), self._timeout)
+        with self._lock:
+            self._futures.append(self._pool.submit(self._evaluate, request))
+
+    def _evaluate(self, request: EvalRequest) -> None:
+        if self._cancel.is_set():
+            return
+        context = EvalContext(
+            plugins=self._plugins,
+            concurrency=1,
+            report=self._report,
+            cancel=self._cancel,
+            labels=self._labels,
+            sandbox_options=self._options,
+        )
+        try:
+            self._plugins.evaluate_patch(self._backend, [request], context)
+        except BaseException as exc:  # noqa: BLE001 - reported, the run goes on
+            # The default pipeline raises KeyboardInterrupt here when the run is cancelled.
+            if not self._cancel.is_set() and self._on_error is not None:
+                self._on_error(request.pair, exc)
+
+    def _report(self, result: EvalResult) -> None:
+        write_json_atomic(result.pair.eval_path, result.to_json())
+        if self._on_result is not None:
+            self._on_result(result)
+
+    def wait(self) -> None:
+        """Wait for every queued evaluation, in short slices so Ctrl-C gets through."""
+        while True:
+            with self._lock:
+                pending = [f for f in self._futures if not f.done()]
+            if not pending:
+                break
+            if self._cancel.wait(0.2):
+                raise KeyboardInterrupt
+        self._pool.shutdown(wait=True)
+
+    def abort(self) -> None:
+        """Stop: drop queued pairs and wait for running ones to tear down."""
+        self._cancel.set()
+        self._pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,245 @@
+"""Run the agents of one pair: messaging, one sandbox per agent, outputs.
+
+Every resource is registered with the run's :class:`~cooperbench.runs.live.LiveResources`
+as soon as it exists, so an interrupt tears it down even while an agent is busy; a pair
+whose run was cancelled writes nothing, so it never looks finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from cooperbench.agents.types import REPO_DIR, Agent, AgentResult, AgentTask
+from cooperbench.dataset import Selection
+from cooperbench.labels import owner_labels
+from cooperbench.messaging.client import conversation
+from cooperbench.messaging.install import install_tools
+from cooperbench.messaging.types import MessagingRequest, MessagingSession
+from cooperbench.plugins import PluginManager
+from cooperbench.runs.config import RunConfig
+from cooperbench.runs.live import LiveResources
+from cooperbench.runs.output import AgentSlot, agent_slots, clear_pair, pair_dir, write_pair
+from cooperbench.sandbox import Sandbox, SandboxRequest
+
+# Room beyond the agent's own time limit for setup and patch extraction.
+_LIFETIME_MARGIN = 600
+
+
+@attrs.frozen
+class PairOutcome:
+    """What running one pair produced (``result`` is ``None`` when it was cancelled)."""
+
+    selection: Selection
+    folder: Path
+    result: dict[str, Any] | None
+    duration: float
+
+
+@attrs.frozen
+class PairRunner:
+    """Runs pairs for one invocation; safe to use from several worker threads."""
+
+    config: RunConfig
+    agent: Agent
+    plugins: PluginManager
+    live: LiveResources
+    cancel: threading.Event
+
+    def run(self, selection: Selection) -> PairOutcome:
+        """Run every agent of ``selection`` and write its outputs."""
+        started, clock = _now(), time.monotonic()
+        folder = pair_dir(self.config.run_dir, self.config.setting, selection)
+        clear_pair(folder)
+        slots = agent_slots(self.config.setting, selection.features)
+        key = _pair_key(selection)
+        chat: list[dict[str, Any]] | None = None
+        chat_error: str | None = None
+        with contextlib.ExitStack() as stack:
+            try:
+                session = self._messaging(selection, slots, stack)
+            except Exception as exc:  # noqa: BLE001 - every agent of the pair ends in Error
+                reason = f"messaging could not start: {type(exc).__name__}: {exc}"
+                results = [(slot, AgentResult.failed(reason)) for slot in slots]
+            else:
+                results = self._run_agents(selection, slots, session)
+                if session is not None and not self.cancel.is_set():
+                    chat, chat_error = _conversation(session, slots)
+        if self.cancel.is_set():
+            return PairOutcome(selection, folder, None, time.monotonic() - clock)
+        header = {
+            "repo": selection.task.repo,
+            "task_id": selection.task.task_id,
+            "features": list(selection.features),
+            "setting": self.config.setting,
+            "run_id": self.config.run_id,
+            "run_name": self.config.run_name,
+            "agent_framework": self.config.agent,
+            "model": self.config.options.model,
+            "messaging": self.config.uses_messaging,
+            "git": self.config.uses_messaging and self.config.git,
+            "started_at": started,
+            "ended_at": _now(),
+            "duration_seconds": round(time.monotonic() - clock, 3),
+            "pair": key,
+        }
+        if chat_error is not None:
+            header["conversation_error"] = chat_error
+        document = write_pair(folder, self.config.setting, results, chat, header)
+        return PairOutcome(selection, folder, document, time.monotonic() - clock)
+
+    def _messaging(
+        self, selection: Selection, slots: list[AgentSlot], stack: contextlib.ExitStack
+    ) -> MessagingSession | None:
+        if not self.config.uses_messaging:
+            return None
+        # One namespace (and shared remote) per pair: every pair has an agent1.
+        namespace = f"{self.config.run_id}-{selection.task.task_id}-" + "-".join(
+            str(f) for f in selection.features
+        )
+        labels: Mapping[str, Any] = owner_labels(run=self.config.run_name, purpose="messaging")
+        request = MessagingRequest(
+            run_id=namespace,
+            agent_ids=tuple(slot.agent_id for slot in slots),
+            git=self.config.git,
+            redis_url=self.config.redis_url,
+            labels=labels,
+        )
+        session = self.plugins.setup_messaging(self.config.backend, request)
+        stack.callback(self.live.add(session.close))
+        return session
+
+    def _run_agents(
+        self, selection: Selection, slots: list[AgentSlot], session: MessagingSession | None
+    ) -> list[tuple[AgentSlot, AgentResult]]:
+        results: dict[str, AgentResult] = {}
+        threads = [
+            threading.Thread(
+                target=_capture(
+                    results, slot.agent_id, self._agent_job(selection, slots, slot, session)
+                ),
+                name=f"cooperbench-{slot.agent_id}",
+                daemon=True,
+            )
+            for slot in slots
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return [(slot, results[slot.agent_id]) for slot in slots]
+
+    def _agent_job(
+        self,
+        selection: Selection,
+        slots: list[AgentSlot],
+        slot: AgentSlot,
+        session: MessagingSession | None,
+    ) -> Callable[[], AgentResult]:
+        def job() -> AgentResult:
+            sandbox = self._sandbox(selection, slot, session)
+            close = self.live.add(sandbox.terminate)
+            try:
+                return self._run_agent(selection, slots, slot, session, sandbox)
+            finally:
+                close()
+
+        return job
+
+    def _sandbox(
+        self, selection: Selection, slot: AgentSlot, session: MessagingSession | None
+    ) -> Sandbox:
+        task = selection.task
+        labels = owner_labels(run=self.config.run_name, purpose="agent")
+        labels.update(
+            {"cooperbench.pair": _pair_key(selection), "cooperbench.agent": slot.agent_id}
+        )
+        options: Mapping[str, Any] = dict(session.sandbox_options) if session is not None else {}
+        request = SandboxRequest(
+            image=task.image(self.config.image_template),
+            timeout=self.config.options.timeout + _LIFETIME_MARGIN,
+            workdir="/workspace",
+            task_dir=task.path,
+            network=True,
+            labels=labels,
+            options=options,
+        )
+        return self.plugins.create_sandbox(self.config.backend, request)
+
+    def _run_agent(
+        self,
+        selection: Selection,
+        slots: list[AgentSlot],
+        slot: AgentSlot,
+        session: MessagingSession | None,
+        sandbox: Sandbox,
+    ) -> AgentResult:
+        head = sandbox.exec("git", "rev-parse", "HEAD", cwd=REPO_DIR, timeout=60)
+        if not head.ok:
+            return AgentResult.failed(f"no base commit in {REPO_DIR}: {head.stderr_read().strip()}")
+        agent_ids = [s.agent_id for s in slots]
+        env: dict[str, str] = {}
+        if session is not None:
+            env = install_tools(sandbox, session, slot.agent_id, agent_ids)
+        texts = [selection.task.feature(fid).spec() for fid in slot.feature_ids]
+        task = AgentTask(
+            run_name=self.config.run_name,
+            setting=self.config.setting,
+            agent_id=slot.agent_id,
+            feature_ids=slot.feature_ids,
+            partner_ids=tuple(a for a in agent_ids if a != slot.agent_id),
+            task_text="\n\n".join(texts),
+            task=selection.task,
+            sandbox=sandbox,
+            base_commit=head.stdout_read().strip(),
+            options=self.config.options,
+            redis_url=session.redis_url if session is not None else None,
+            git_url=session.git_url if session is not None else None,
+            env=env,
+            cancel=self.cancel,
+        )
+        return self.agent.run(task)
+
+
+def _capture(
+    results: dict[str, AgentResult], agent_id: str, job: Callable[[], AgentResult]
+) -> Callable[[], None]:
+    """Run ``job`` and store its result; any exception becomes an ``Error`` result."""
+
+    def target() -> None:
+        try:
+            outcome = job()
+            if not isinstance(outcome, AgentResult):
+                raise TypeError(f"agent returned {type(outcome).__name__}, not AgentResult")
+            results[agent_id] = outcome
+        except Exception as exc:  # noqa: BLE001 - an agent's failure is its result
+            results[agent_id] = AgentResult.failed(f"{type(exc).__name__}: {exc}")
+
+    return target
+
+
+def _conversation(
+    session: MessagingSession, slots: list[AgentSlot]
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The pair's messages; a backend whose bus the host cannot reach yields none."""
+    feature_ids = {slot.agent_id: slot.feature_ids[0] for slot in slots}
+    try:
+        return conversation(session.redis_url, feature_ids), None
+    except Exception as exc:  # noqa: BLE001 - losing the log must not lose the patches
+        return [], f"could not read the message log: {type(exc).__name__}: {exc}"
+
+
+def _pair_key(selection: Selection) -> str:
+    features = ",".join(str(f) for f in selection.features)
+    return f"{selection.task.repo}/{selection.task.task_id}/{features}"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
