@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 import types
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from importlib import metadata
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import attrs
 import pluggy
@@ -39,6 +39,8 @@ DISABLED_ENV_VAR = "COOPERBENCH_DISABLED_PLUGINS"
 #: Backends published by this project, installable as extras of the ``cooperbench``
 #: distribution; used only to tell a user how to install a missing one.
 FIRST_PARTY_EXTRAS = ("docker", "modal", "gcp")
+
+T = TypeVar("T")
 
 LOADED = "loaded"
 BROKEN = "broken"
@@ -75,6 +77,49 @@ def install_hint(backend: str) -> str:
     return f"pip install cooperbench-{backend}  (or the distribution that provides it)"
 
 
+def load_entry_point(
+    entry_point: metadata.EntryPoint, blocked: set[str], load: Callable[[object], T]
+) -> tuple[PluginInfo, T | None]:
+    """Load one entry point by the rules every plugin kind shares.
+
+    A name in ``blocked`` is not imported at all (disabled); any failure while importing
+    or in ``load`` marks only this plugin broken. Returns its info and what ``load``
+    made of the loaded object (``None`` unless it loaded).
+    """
+    dist = entry_point.dist
+    info = PluginInfo(
+        entry_point.name,
+        entry_point.value,
+        dist.metadata["Name"] if dist is not None else None,
+        dist.version if dist is not None else None,
+        LOADED,
+    )
+    if entry_point.name in blocked:
+        return attrs.evolve(info, state=DISABLED), None
+    try:
+        loaded = load(entry_point.load())
+    except Exception as exc:  # noqa: BLE001 - any failure marks only this plugin broken
+        return attrs.evolve(info, state=BROKEN, error=f"{type(exc).__name__}: {exc}"), None
+    return info, loaded
+
+
+def ensure_loaded(kind: str, info: PluginInfo) -> None:
+    """Raise the error that says why the ``kind`` plugin ``info`` cannot be used, if any."""
+    name = info.name
+    source = f" (from {info.dist_name} {info.dist_version})" if info.dist_name else ""
+    if info.state == DISABLED:
+        raise PluginLoadError(
+            f"{kind} '{name}'{source} is disabled by {DISABLED_ENV_VAR}; "
+            "remove it from that variable to use it"
+        )
+    if info.state == BROKEN:
+        dist = info.dist_name or f"the distribution providing '{name}'"
+        raise PluginLoadError(
+            f"{kind} '{name}'{source} failed to load: {info.error}; "
+            f"reinstall it with: pip install --force-reinstall {dist}"
+        )
+
+
 class PluginManager:
     """Discovers backend plugins and calls their hooks through typed methods."""
 
@@ -107,24 +152,14 @@ class PluginManager:
         return manager
 
     def _load_entry_point(self, entry_point: metadata.EntryPoint, blocked: set[str]) -> None:
-        dist = entry_point.dist
-        dist_name = dist.metadata["Name"] if dist is not None else None
-        dist_version = dist.version if dist is not None else None
-        info = PluginInfo(entry_point.name, entry_point.value, dist_name, dist_version, LOADED)
         if entry_point.name in self._infos:
             return  # The first distribution providing a name wins; later ones are shadowed.
-        if entry_point.name in blocked:
-            self._infos[entry_point.name] = attrs.evolve(info, state=DISABLED)
-            return
-        try:
-            module = entry_point.load()
+
+        def register(module: object) -> object:
             self._pm.register(module, name=entry_point.name)
-        except Exception as exc:  # noqa: BLE001 - any failure marks only this plugin broken
-            self._infos[entry_point.name] = attrs.evolve(
-                info, state=BROKEN, error=f"{type(exc).__name__}: {exc}"
-            )
-            return
-        self._infos[entry_point.name] = info
+            return module
+
+        self._infos[entry_point.name], _ = load_entry_point(entry_point, blocked, register)
 
     def register(
         self,
@@ -154,18 +189,7 @@ class PluginManager:
                 f"unknown backend '{name}' (installed: {installed}); "
                 f"install it with: {install_hint(name)}"
             )
-        source = f" (from {info.dist_name} {info.dist_version})" if info.dist_name else ""
-        if info.state == DISABLED:
-            raise PluginLoadError(
-                f"backend '{name}'{source} is disabled by {DISABLED_ENV_VAR}; "
-                f"remove it from that variable to use it"
-            )
-        if info.state == BROKEN:
-            dist = info.dist_name or f"the distribution providing '{name}'"
-            raise PluginLoadError(
-                f"backend '{name}'{source} failed to load: {info.error}; "
-                f"reinstall it with: pip install --force-reinstall {dist}"
-            )
+        ensure_loaded("backend", info)
         return info
 
     # -- agents (entry-point group ``cooperbench.agents``) ---------------------------------

@@ -11,11 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from importlib import metadata
 
-import attrs
-
 from cooperbench.agents.types import Agent
-from cooperbench.errors import CooperbenchError, PluginLoadError
-from cooperbench.plugins import BROKEN, DISABLED, DISABLED_ENV_VAR, LOADED, PluginInfo
+from cooperbench.errors import CooperbenchError
+from cooperbench.plugins import LOADED, PluginInfo, ensure_loaded, load_entry_point
 
 AGENT_ENTRY_POINT_GROUP = "cooperbench.agents"
 
@@ -57,25 +55,10 @@ class AgentRegistry:
     def _load(self, entry_point: metadata.EntryPoint, blocked: set[str]) -> None:
         if entry_point.name in self._infos:
             return  # the first distribution providing a name wins
-        dist = entry_point.dist
-        info = PluginInfo(
-            entry_point.name,
-            entry_point.value,
-            dist.metadata["Name"] if dist is not None else None,
-            dist.version if dist is not None else None,
-            LOADED,
-        )
-        if entry_point.name in blocked:
-            self._infos[entry_point.name] = attrs.evolve(info, state=DISABLED)
-            return
-        try:
-            agent = as_agent(entry_point.load())
-        except Exception as exc:  # noqa: BLE001 - any failure marks only this plugin broken
-            error = f"{type(exc).__name__}: {exc}"
-            self._infos[entry_point.name] = attrs.evolve(info, state=BROKEN, error=error)
-            return
+        info, agent = load_entry_point(entry_point, blocked, as_agent)
         self._infos[entry_point.name] = info
-        self._agents[entry_point.name] = agent
+        if agent is not None:
+            self._agents[entry_point.name] = agent
 
     def register(self, name: str, agent: object, dist_name: str | None = None) -> None:
         """Register an agent object directly (for tests and embedding)."""
@@ -99,16 +82,5 @@ class AgentRegistry:
                 f"unknown agent '{name}' (installed: {installed}); install the distribution "
                 f"that provides it (it registers the entry point group '{AGENT_ENTRY_POINT_GROUP}')"
             )
-        source = f" (from {info.dist_name} {info.dist_version})" if info.dist_name else ""
-        if info.state == DISABLED:
-            raise PluginLoadError(
-                f"agent '{name}'{source} is disabled by {DISABLED_ENV_VAR}; "
-                "remove it from that variable to use it"
-            )
-        if info.state == BROKEN:
-            dist = info.dist_name or f"the distribution providing '{name}'"
-            raise PluginLoadError(
-                f"agent '{name}'{source} failed to load: {info.error}; "
-                f"reinstall it with: pip install --force-reinstall {dist}"
-            )
+        ensure_loaded("agent", info)
         return self._agents[name]

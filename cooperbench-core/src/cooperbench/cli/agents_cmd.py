@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
+from cooperbench.cli.plugin_table import echo_plugin_rows
 from cooperbench.plugins import PluginManager
 
 
@@ -23,14 +22,4 @@ def agents_command(as_json: bool) -> None:
         }
         for info in PluginManager.discover().agent_plugins()
     ]
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    headers = ("AGENT", "DISTRIBUTION", "VERSION", "STATE", "DETAIL")
-    table = [headers] + [
-        (r["name"], r["distribution"], r["version"], r["state"], r["detail"]) for r in rows
-    ]
-    widths = [max(len(row[i]) for row in table) for i in range(len(headers) - 1)]
-    for row in table:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)] + [row[-1]]
-        click.echo("  ".join(cells).rstrip())
+    echo_plugin_rows(rows, ("AGENT", "DISTRIBUTION", "VERSION", "STATE", "DETAIL"), as_json)

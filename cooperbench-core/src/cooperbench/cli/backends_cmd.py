@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
+from cooperbench.cli.plugin_table import echo_plugin_rows
 from cooperbench.plugins import PluginManager
 
 
@@ -31,14 +30,4 @@ def backends_command(as_json: bool) -> None:
                 "detail": detail,
             }
         )
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    headers = ("BACKEND", "DISTRIBUTION", "VERSION", "STATUS", "DETAIL")
-    table = [headers] + [
-        (r["name"], r["distribution"], r["version"], r["state"], r["detail"]) for r in rows
-    ]
-    widths = [max(len(row[i]) for row in table) for i in range(len(headers) - 1)]
-    for row in table:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)] + [row[-1]]
-        click.echo("  ".join(cells).rstrip())
+    echo_plugin_rows(rows, ("BACKEND", "DISTRIBUTION", "VERSION", "STATUS", "DETAIL"), as_json)

@@ -9,7 +9,13 @@ from typing import Any
 import click
 
 from cooperbench.cli.interrupt import sigterm_as_interrupt
-from cooperbench.cli.options import location_options, parse_key_values, selection_options
+from cooperbench.cli.options import (
+    backend_option,
+    image_template_option,
+    location_options,
+    parse_key_values,
+    selection_options,
+)
 
 
 @click.command("eval")
@@ -18,7 +24,7 @@ from cooperbench.cli.options import location_options, parse_key_values, selectio
 )
 @selection_options
 @location_options
-@click.option("--backend", default="local", show_default=True, help="Backend to run sandboxes on.")
+@backend_option
 @click.option("-c", "--concurrency", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--force", is_flag=True, help="Re-evaluate pairs that already have eval.json.")
 @click.option(
@@ -28,11 +34,7 @@ from cooperbench.cli.options import location_options, parse_key_values, selectio
     show_default=True,
     help="Seconds allowed for one feature's test run.",
 )
-@click.option(
-    "--image-template",
-    envvar="COOPERBENCH_IMAGE_TEMPLATE",
-    help="Task image naming, e.g. 'myreg/{repo_slug}:task{task_id}'.",
-)
+@image_template_option
 @click.option(
     "--build-arg",
     "build_args",

@@ -54,6 +54,22 @@ def location_options(func: F) -> F:
     return func
 
 
+def backend_option(func: F) -> F:
+    """``--backend NAME`` (default ``local``)."""
+    return click.option(
+        "--backend", default="local", show_default=True, help="Backend to run sandboxes on."
+    )(func)
+
+
+def image_template_option(func: F) -> F:
+    """``--image-template`` (env ``COOPERBENCH_IMAGE_TEMPLATE``)."""
+    return click.option(
+        "--image-template",
+        envvar="COOPERBENCH_IMAGE_TEMPLATE",
+        help="Task image naming, e.g. 'myreg/{repo_slug}:task{task_id}'.",
+    )(func)
+
+
 def parse_key_values(values: tuple[str, ...], flag: str) -> dict[str, str]:
     """``KEY=VALUE`` pairs from a repeated flag."""
     parsed = {}

@@ -9,7 +9,12 @@ from typing import Any
 import click
 
 from cooperbench.cli.interrupt import sigterm_as_interrupt
-from cooperbench.cli.options import location_options, selection_options
+from cooperbench.cli.options import (
+    backend_option,
+    image_template_option,
+    location_options,
+    selection_options,
+)
 
 
 @click.command("run")
@@ -57,7 +62,7 @@ from cooperbench.cli.options import location_options, selection_options
     show_default=True,
     help="Pairs run at the same time.",
 )
-@click.option("--backend", default="local", show_default=True, help="Backend to run sandboxes on.")
+@backend_option
 @click.option("--no-messaging", is_flag=True, help="Agents cannot message each other.")
 @click.option("--git", is_flag=True, help="Give the agents of a pair a shared git remote.")
 @click.option(
@@ -82,11 +87,7 @@ from cooperbench.cli.options import location_options, selection_options
     show_default=True,
     help="Seconds allowed for one feature's test run.",
 )
-@click.option(
-    "--image-template",
-    envvar="COOPERBENCH_IMAGE_TEMPLATE",
-    help="Task image naming, e.g. 'myreg/{repo_slug}:task{task_id}'.",
-)
+@image_template_option
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 def run_command(
     run_name: str | None,
