@@ -1,4 +1,4 @@
-"""Sessions: one test session per distribution, plus lint, typecheck, versions, build, bench.
+"""Sessions: one test session per distribution, plus lint, typecheck, versions, build, and the benchmarks.
 
 Each test session installs only the distribution under test and core (never the
 others), so a plugin that secretly depends on another one fails here first.
@@ -99,3 +99,10 @@ def bench_messaging(session: nox.Session) -> None:
     """Message round-trip latency: cooperbench's client vs raw redis-py, side by side."""
     session.install("./cooperbench-core", "redis")
     session.run("python", "benchmarks/bench_messaging.py", *session.posargs)
+
+
+@nox.session(name="bench-docker")
+def bench_docker(session: nox.Session) -> None:
+    """Docker evaluation per phase vs plain `docker run` of the task runner, side by side."""
+    session.install("./cooperbench-core", "./cooperbench-docker")
+    session.run("python", "benchmarks/bench_docker.py", *session.posargs)

@@ -56,6 +56,26 @@ def test_incremental_then_force_and_cumulative_summary(demo_logs: Path, demo_dat
     assert seen == [0, 3]
 
 
+def test_eval_json_records_the_phases(demo_logs: Path, demo_dataset: Path) -> None:
+    evaluate(
+        "gold",
+        task=0,
+        features=(1, 3),
+        log_dir=demo_logs,
+        dataset_dir=demo_dataset,
+        plugins=PLUGINS,
+    )
+    pair = demo_logs / "gold" / "coop" / "demo_textkit_task" / "0" / "f1_f3"
+    document = json.loads((pair / "eval.json").read_text())
+    timings = document["timings"]
+    assert set(timings) == {"sandbox_start", "patch_setup", "tests", "teardown"}
+    assert all(seconds >= 0 for seconds in timings.values())
+    assert timings["tests"] >= document["feature1"]["duration_seconds"]
+    # The merged diff still comes back whole (it travels on the prepare step's output).
+    assert document["merge"]["diff"].startswith("diff --git")
+    assert document["merge"]["diff"].endswith("\n")
+
+
 def _big_patch(gold: str, megabytes: int = 2) -> str:
     line = "x" * 99 + "\n"
     count = megabytes * 1024 * 1024 // len(line)

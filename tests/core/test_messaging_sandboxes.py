@@ -132,8 +132,8 @@ class _NoPython:
         self._path = str(bin_dir)
         self.id = sandbox.id
 
-    def write_file(self, path: str, data: bytes | str) -> None:
-        self._sandbox.write_file(path, data)
+    def write_files(self, files: dict[str, bytes | str]) -> None:
+        self._sandbox.write_files(files)
 
     def exec(self, *args: str, **kwargs: Any) -> ExecResult:
         return self._sandbox.exec(*args, **{**kwargs, "env": {"PATH": self._path}})

@@ -90,6 +90,15 @@ def test_docker_eval_records_junit_results_and_merge_diff(evaluated: Path) -> No
     assert document["merge"]["diff"].startswith("diff --git")
 
 
+def test_docker_eval_records_where_the_time_went(evaluated: Path) -> None:
+    document = eval_document(evaluated, "gold/coop/demo_ledger_task/7/f1_f2")
+    timings = document["timings"]
+    assert set(timings) == {"image", "sandbox_start", "patch_setup", "tests", "teardown"}
+    assert all(seconds >= 0 for seconds in timings.values())
+    run_time = document["feature1"]["duration_seconds"] + document["feature2"]["duration_seconds"]
+    assert timings["tests"] >= run_time
+
+
 # -- (b) interrupting `cooperbench eval --backend docker` ---------------------------------
 
 

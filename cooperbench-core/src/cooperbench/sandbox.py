@@ -121,6 +121,13 @@ class Sandbox(Protocol):
         """
         ...
 
+    def write_files(self, files: Mapping[str, bytes | str]) -> None:
+        """Write several files (path to contents), as :meth:`write_file` does each.
+
+        Backends where each transfer has a fixed cost send them all at once.
+        """
+        ...
+
     def terminate(self) -> None:
         """Stop the sandbox and release everything it holds. Safe to call twice."""
         ...
@@ -149,6 +156,9 @@ class SandboxBase(ABC):
         self._workdir = workdir
         self._terminated = False
         self._terminate_lock = threading.Lock()
+        #: Seconds spent in named phases of creating this sandbox (e.g. ``image``);
+        #: evaluation reports them in eval.json's ``timings``.
+        self.startup_timings: dict[str, float] = {}
 
     @property
     def id(self) -> str:
@@ -188,6 +198,16 @@ class SandboxBase(ABC):
         """Read ``path`` from the sandbox; see :meth:`Sandbox.read_file`."""
         self._check_alive()
         return self._do_read_file(self.resolve(path))
+
+    def write_files(self, files: Mapping[str, bytes | str]) -> None:
+        """Write several files; see :meth:`Sandbox.write_files`."""
+        self._check_alive()
+        payloads = {
+            self.resolve(path): data.encode("utf-8") if isinstance(data, str) else bytes(data)
+            for path, data in files.items()
+        }
+        if payloads:
+            self._do_write_files(payloads)
 
     def terminate(self) -> None:
         """Stop the sandbox; calling it again does nothing."""
@@ -231,3 +251,9 @@ class SandboxBase(ABC):
 
     @abstractmethod
     def _do_terminate(self) -> None: ...
+
+    # Backends whose transfers have a fixed cost override this to batch them.
+
+    def _do_write_files(self, files: dict[str, bytes]) -> None:
+        for path, data in files.items():
+            self._do_write_file(path, data)

@@ -9,6 +9,7 @@ import io
 import posixpath
 import tarfile
 import time
+from collections.abc import Mapping
 
 import attrs
 
@@ -29,15 +30,21 @@ class ArchiveEntry:
     link: str = ""
 
 
-def pack_file(name: str, data: bytes, mode: int = FILE_MODE) -> bytes:
-    """A tar archive holding one regular file ``name`` with ``data``."""
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    info.mode = mode
-    info.mtime = int(time.time())
+def pack_files(files: Mapping[str, bytes], mode: int = FILE_MODE) -> bytes:
+    """A tar archive of regular files, named by their paths relative to the target.
+
+    Only files are listed: the daemon creates missing parent directories itself, and
+    listing an existing directory would reset its owner and permissions.
+    """
+    now = int(time.time())
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
-        archive.addfile(info, io.BytesIO(data))
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = mode
+            info.mtime = now
+            archive.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
 
 

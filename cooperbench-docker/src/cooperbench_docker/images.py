@@ -45,6 +45,13 @@ def local_image_id(api: Any, image: str) -> str | None:
             raise
 
 
+def runs_as_root(api: Any, image: str) -> bool:
+    """True when containers of ``image`` run their commands as root (the usual case)."""
+    with docker_errors(f"inspecting image {image}"):
+        user = str((api.inspect_image(image).get("Config") or {}).get("User") or "")
+    return user.partition(":")[0] in ("", "root", "0")
+
+
 def ensure_image(
     api: Any,
     image: str,

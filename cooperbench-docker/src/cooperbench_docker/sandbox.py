@@ -8,11 +8,11 @@ from typing import Any
 
 from cooperbench.errors import SandboxError, SandboxFileNotFoundError, SandboxTerminatedError
 from cooperbench.sandbox import ExecResult, SandboxBase, SandboxRequest
-from cooperbench_docker.archive import link_target, pack_file, unpack_entry
+from cooperbench_docker.archive import link_target, pack_files, unpack_entry
 from cooperbench_docker.client import connect, docker_errors, explain, is_not_found
 from cooperbench_docker.container import remove_container, start_container
 from cooperbench_docker.execution import KILLED_STATUS, run_command, run_quietly
-from cooperbench_docker.images import ensure_image
+from cooperbench_docker.images import ensure_image, runs_as_root
 from cooperbench_docker.options import ContainerSettings
 
 _MAX_SYMLINKS = 16
@@ -21,11 +21,20 @@ _MAX_SYMLINKS = 16
 class DockerSandbox(SandboxBase):
     """A container started from the request's image, stopped after its lifetime."""
 
-    def __init__(self, api: Any, container_id: str, request: SandboxRequest, deadline: float):
+    def __init__(
+        self,
+        api: Any,
+        container_id: str,
+        request: SandboxRequest,
+        deadline: float,
+        *,
+        as_root: bool = True,
+    ):
         super().__init__(container_id, request.workdir)
         self._api = api
         self._request = request
         self._deadline = deadline
+        self._as_root = as_root
 
     @classmethod
     def create(cls, request: SandboxRequest) -> DockerSandbox:
@@ -38,12 +47,17 @@ class DockerSandbox(SandboxBase):
         settings = ContainerSettings.from_request(request)
         api = connect()
         try:
+            started = time.monotonic()
             ensure_image(api, request.image, request.task_dir, settings.build_args, settings.pull)
+            image_seconds = time.monotonic() - started
+            as_root = runs_as_root(api, request.image)
             container_id, deadline = start_container(api, request, settings)
         except BaseException:
             api.close()
             raise
-        return cls(api, container_id, request, deadline)
+        sandbox = cls(api, container_id, request, deadline, as_root=as_root)
+        sandbox.startup_timings["image"] = image_seconds
+        return sandbox
 
     @property
     def short_id(self) -> str:
@@ -76,13 +90,33 @@ class DockerSandbox(SandboxBase):
             raise
 
     def _do_write_file(self, path: str, data: bytes) -> None:
-        parent, name = posixpath.split(path)
-        if not name:
-            raise SandboxError(f"cannot write {path}: the path names a directory")
-        payload = pack_file(name, data)
-        with docker_errors(f"writing {path} in sandbox {self.short_id}"):
+        parent, name = _split(path)
+        self._put(parent, {name: data}, path)
+
+    def _do_write_files(self, files: dict[str, bytes]) -> None:
+        if self._as_root:
+            # One transfer for all: the daemon creates missing parents as root, as
+            # `mkdir -p` run by the container's (root) user would.
+            from_root = {}
+            for path, data in files.items():
+                parent, name = _split(path)
+                from_root[posixpath.join(parent, name).lstrip("/")] = data
+            self._put("/", from_root, f"{len(files)} files")
+            return
+        # Parents must then belong to the container's user: one transfer per directory,
+        # creating it with `mkdir -p` run as that user when it is missing.
+        by_parent: dict[str, dict[str, bytes]] = {}
+        for path, data in files.items():
+            parent, name = _split(path)
+            by_parent.setdefault(parent, {})[name] = data
+        for parent, members in by_parent.items():
+            self._put(parent, members, f"files in {parent}")
+
+    def _put(self, parent: str, members: dict[str, bytes], what: str) -> None:
+        payload = pack_files(members)
+        with docker_errors(f"writing {what} in sandbox {self.short_id}"):
             try:
-                self._api.put_archive(self.id, parent or "/", payload)
+                self._api.put_archive(self.id, parent, payload)
             except Exception as exc:
                 if not is_not_found(exc) or _container_gone(exc):
                     raise
@@ -122,6 +156,13 @@ class DockerSandbox(SandboxBase):
             remove_container(self._api, self.id)
         finally:
             self._api.close()
+
+
+def _split(path: str) -> tuple[str, str]:
+    parent, name = posixpath.split(posixpath.normpath(path))
+    if not name or name == "..":
+        raise SandboxError(f"cannot write {path}: the path names a directory")
+    return parent or "/", name
 
 
 def _lifetime_exceeded() -> ExecResult:

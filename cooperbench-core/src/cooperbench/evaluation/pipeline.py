@@ -14,7 +14,6 @@ import uuid
 from datetime import datetime, timezone
 from importlib import resources
 
-from cooperbench.errors import SandboxFileNotFoundError
 from cooperbench.evaluation import testresults
 from cooperbench.evaluation.patches import drop_test_files
 from cooperbench.evaluation.types import (
@@ -31,6 +30,14 @@ REPO_DIR = "/workspace/repo"
 PATCHES_DIR = "/patches"
 SCRATCH_DIR = "/tmp/cooperbench"
 MERGED_PATCH = "merged.patch"
+# Runs the task's runner, then appends its JUnit report (when pytest wrote one) to the
+# output after a random boundary line: the report comes back with the output, in the
+# same transfer. Arguments: junit path, boundary, then the runner's own arguments.
+_RUN_TESTS = (
+    'junit=$1; boundary=$2; shift 2; runner.sh "$@"; rc=$?; '
+    'if [ -f "$junit" ]; then printf "\\n%s\\n" "$boundary"; cat "$junit"; fi; '
+    "exit $rc"
+)
 # Keep the end of long runner logs: failures are reported last.
 OUTPUT_LIMIT = 64 * 1024
 
@@ -49,8 +56,13 @@ def now_iso() -> str:
 
 
 def evaluate_pair(sandbox: Sandbox, request: EvalRequest) -> EvalResult:
-    """Evaluate ``request`` in ``sandbox`` (already created from the task image)."""
+    """Evaluate ``request`` in ``sandbox`` (already created from the task image).
+
+    The result's ``timings`` has ``patch_setup`` (staging the patches, branching and
+    merging) and ``tests`` (running every feature's tests and collecting the reports).
+    """
     started = time.monotonic()
+    timings: dict[str, float] = {}
     pair = request.pair
     try:
         names, patch_files = _stage_patches(sandbox, request)
@@ -60,23 +72,27 @@ def evaluate_pair(sandbox: Sandbox, request: EvalRequest) -> EvalResult:
         ready = (merge is None and all(s != "failed" for s in apply_status.values())) or (
             merge is not None and merge.status != "error"
         )
-        if merge is not None and ready:
-            diff = sandbox.read_file(f"{PATCHES_DIR}/{MERGED_PATCH}").decode("utf-8", "replace")
-            merge = MergeResult(merge.status, merge.strategy, diff)
-        features = tuple(
-            _run_feature(sandbox, request, feature_id)
-            if ready
-            else FeatureResult(feature_id, False, None, test_output=_not_run_reason(merge))
-            for feature_id in pair.features
-        )
+        timings["patch_setup"] = time.monotonic() - started
+        tests_started = time.monotonic()
+        if ready:
+            features = _run_features(sandbox, request)
+        else:
+            reason = _not_run_reason(merge)
+            features = tuple(
+                FeatureResult(f, False, None, test_output=reason) for f in pair.features
+            )
+        timings["tests"] = time.monotonic() - tests_started
     except InfrastructureError as exc:
-        return _error(request, str(exc), exc.kind, started)
+        return _error(request, str(exc), exc.kind, started, timings=timings)
     except Exception as exc:  # noqa: BLE001 - any backend failure is infrastructure
-        return _error(request, f"{type(exc).__name__}: {exc}", INFRASTRUCTURE_ERROR, started)
+        message = f"{type(exc).__name__}: {exc}"
+        return _error(request, message, INFRASTRUCTURE_ERROR, started, timings=timings)
     timed_out = [f.feature_id for f in features if f.timed_out]
     if timed_out:
         message = f"tests of feature {timed_out[0]} timed out after {request.timeout}s"
-        return _error(request, message, TIMEOUT_ERROR, started, apply_status, merge, features)
+        return _error(
+            request, message, TIMEOUT_ERROR, started, apply_status, merge, features, timings
+        )
     return EvalResult(
         pair=pair,
         apply_status=apply_status,
@@ -84,28 +100,31 @@ def evaluate_pair(sandbox: Sandbox, request: EvalRequest) -> EvalResult:
         features=features,
         evaluated_at=now_iso(),
         duration_seconds=time.monotonic() - started,
+        timings=timings,
     )
 
 
 def _stage_patches(sandbox: Sandbox, request: EvalRequest) -> tuple[list[str], list[str]]:
     pair = request.pair
     script = resources.files("cooperbench.evaluation").joinpath("prepare.sh").read_bytes()
-    sandbox.write_file(f"{SCRATCH_DIR}/prepare.sh", script)
+    files: dict[str, bytes | str] = {f"{SCRATCH_DIR}/prepare.sh": script}
     for feature_id in pair.features:
         tests = request.task.feature(feature_id).tests_patch_path.read_bytes()
-        sandbox.write_file(f"{PATCHES_DIR}/tests{feature_id}.patch", tests)
+        files[f"{PATCHES_DIR}/tests{feature_id}.patch"] = tests
     if pair.setting == "solo":
         sources: list[tuple[str, int | None]] = [("solo", None)]
     else:
         sources = [(f"agent{index}", fid) for index, fid in enumerate(pair.features, start=1)]
-    names, files = [], []
+    names, paths = [], []
     for name, owner in sources:
         patch, _dropped = drop_test_files(pair.read_patch(owner) or "")
         path = f"{PATCHES_DIR}/{name}.patch"
-        sandbox.write_file(path, patch)
+        files[path] = patch
         names.append(name)
-        files.append(path)
-    return names, files
+        paths.append(path)
+    # One call, so backends that pay per transfer (Docker's archive API) pay once.
+    sandbox.write_files(files)
+    return names, paths
 
 
 def _prepare(
@@ -124,9 +143,10 @@ def _prepare(
         raise InfrastructureError(f"no git repository at {REPO_DIR} in the task image")
     if not done.ok:
         raise InfrastructureError(f"preparing the branches failed: {done.stderr_read()[-500:]}")
+    report, marker, diff = done.stdout.partition(b"merged-diff\n")
     apply_status: dict[str, str] = {}
     merge = None
-    for line in done.stdout_read().splitlines():
+    for line in report.decode("utf-8", "replace").splitlines():
         parts = line.split()
         if len(parts) == 3 and parts[0] == "apply":
             apply_status[parts[1]] = parts[2]
@@ -134,28 +154,41 @@ def _prepare(
             merge = MergeResult(parts[1], None if parts[2] == "-" else parts[2])
     if set(apply_status) != set(names) or (merge is None and not solo):
         raise InfrastructureError(f"unexpected output while preparing: {done.stdout_read()[:500]}")
-    if solo:
+    if solo or merge is None:
         return apply_status, None
+    if marker:
+        merge = MergeResult(merge.status, merge.strategy, diff.decode("utf-8", "replace"))
     return apply_status, merge
 
 
+def _run_features(sandbox: Sandbox, request: EvalRequest) -> tuple[FeatureResult, ...]:
+    return tuple(_run_feature(sandbox, request, f) for f in request.pair.features)
+
+
 def _run_feature(sandbox: Sandbox, request: EvalRequest, feature_id: int) -> FeatureResult:
-    junit = f"{SCRATCH_DIR}/junit-{feature_id}-{uuid.uuid4().hex[:8]}.xml"
+    token = uuid.uuid4().hex
+    junit = f"{SCRATCH_DIR}/junit-{feature_id}-{token[:8]}.xml"
+    boundary = f"cooperbench-junit-{token}".encode()
     result = sandbox.exec(
+        "sh",
+        "-c",
+        _RUN_TESTS,
         "runner.sh",
+        junit,
+        boundary.decode(),
         f"tests{feature_id}.patch",
         MERGED_PATCH,
         timeout=request.timeout,
         cwd=REPO_DIR,
         env={"PYTEST_ADDOPTS": f"--junitxml={junit} -o junit_logging=no"},
     )
-    output = result.stdout_read() + result.stderr_read()
+    stdout, marker, junit_xml = result.stdout.rpartition(b"\n" + boundary + b"\n")
+    if not marker:
+        stdout, junit_xml = result.stdout, b""
+    output = stdout.decode("utf-8", "replace") + result.stderr_read()
     if result.returncode == 127 and "runner.sh" in output and "not found" in output:
         raise InfrastructureError("runner.sh is not on PATH in the task image")
-    try:
-        report = testresults.parse_junit(sandbox.read_file(junit))
-    except SandboxFileNotFoundError:
-        report = None
+    report = testresults.parse_junit(junit_xml) if marker else None
     if report is not None:
         cases, source = report, "junit"
     else:
@@ -190,6 +223,7 @@ def _error(
     apply_status: dict[str, str] | None = None,
     merge: MergeResult | None = None,
     features: tuple[FeatureResult, ...] = (),
+    timings: dict[str, float] | None = None,
 ) -> EvalResult:
     return EvalResult(
         pair=request.pair,
@@ -200,6 +234,7 @@ def _error(
         error_kind=kind,
         evaluated_at=now_iso(),
         duration_seconds=time.monotonic() - started,
+        timings=timings or {},
     )
 
 

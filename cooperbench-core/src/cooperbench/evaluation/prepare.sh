@@ -3,8 +3,10 @@
 # Usage: prepare.sh REPO OUT_PATCH NAME=PATCH_FILE...
 # Prints "apply NAME applied|skipped|failed" per agent, then
 # "merge clean|conflicts|missing_input|error naive|union" when there are 2+ agents,
-# and writes the combined diff against the base to OUT_PATCH. Leaves HEAD at the base,
-# because task runners reset to HEAD before applying that diff.
+# and writes the combined diff against the base to OUT_PATCH. When that diff was
+# written it is also printed after a line "merged-diff", which saves the caller a
+# file transfer. Leaves HEAD at the base, because task runners reset to HEAD before
+# applying that diff.
 repo=$1
 out=$2
 shift 2
@@ -74,7 +76,9 @@ if [ "$count" -ge 2 ]; then
   echo "merge $state $strategy"
 fi
 
-[ -n "$result" ] && git diff --binary "$base" "$result" > "$out"
+if [ -n "$result" ]; then
+  git diff --binary "$base" "$result" > "$out" && echo merged-diff && cat "$out"
+fi
 if [ -n "$home" ]; then git checkout -q "$home"; else git checkout -q --detach "$base"; fi
 git reset -q --hard "$base"
 git clean -qfdx

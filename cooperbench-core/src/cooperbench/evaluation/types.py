@@ -113,6 +113,9 @@ class EvalResult:
     error_kind: str | None = None
     evaluated_at: str = ""
     duration_seconds: float = 0.0
+    #: Seconds per phase: ``image``, ``sandbox_start``, ``patch_setup``, ``tests``,
+    #: ``teardown`` (those the evaluation got to; backends may add their own).
+    timings: Mapping[str, float] = attrs.field(factory=dict)
 
     @property
     def both_passed(self) -> bool:
@@ -147,6 +150,7 @@ class EvalResult:
                 "error_kind": self.error_kind,
                 "evaluated_at": self.evaluated_at,
                 "duration_seconds": round(self.duration_seconds, 3),
+                "timings": {phase: round(t, 3) for phase, t in self.timings.items()},
             }
         )
         return document

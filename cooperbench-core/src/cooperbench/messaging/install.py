@@ -53,8 +53,9 @@ def install_tools(
         raise UsageError(f"agent {agent_id!r} is not one of the run's agents {list(agent_ids)}")
     message_path = f"{tools_dir.rstrip('/')}/{MESSAGE_COMMAND}"
     git_setup_path = f"{tools_dir.rstrip('/')}/{GIT_SETUP_COMMAND}"
-    sandbox.write_file(message_path, _packaged("coop_msg.py"))
-    sandbox.write_file(git_setup_path, _packaged("coop_git_setup.sh"))
+    sandbox.write_files(
+        {message_path: _packaged("coop_msg.py"), git_setup_path: _packaged("coop_git_setup.sh")}
+    )
     done = sandbox.exec("sh", "-c", _FINISH_SCRIPT, "sh", message_path, git_setup_path, timeout=60)
     report = dict(line.split("=", 1) for line in done.stdout_read().splitlines() if "=" in line)
     if not done.ok or "PATH" not in report:

@@ -171,6 +171,21 @@ class SandboxConformance:
         sandbox.exec("sh", "-c", "printf made > made.txt")
         assert sandbox.read_file("made.txt") == b"made"
 
+    def test_write_files_in_several_new_directories(self, sandbox: Sandbox) -> None:
+        files: dict[str, bytes | str] = {
+            "/tmp/cooperbench/batch/a.sh": "#!/bin/sh\necho a\n",
+            f"{self.workdir}/batch/deep/er/b.bin": bytes(range(256)),
+            "batch/c.txt": "relative, beside the others",
+            f"{self.workdir}/batch/big.bin": os.urandom(2 * 1024 * 1024),
+        }
+        sandbox.write_files(files)
+        for path, data in files.items():
+            expected = data.encode() if isinstance(data, str) else data
+            assert sandbox.read_file(path) == expected
+        # Written as the sandbox's user would: its commands can add files beside them.
+        made = sandbox.exec("sh", "-c", "echo x > /tmp/cooperbench/batch/made && echo ok")
+        assert made.stdout_read().strip() == "ok"
+
     def test_reading_a_missing_file_raises(self, sandbox: Sandbox) -> None:
         with pytest.raises(SandboxFileNotFoundError):
             sandbox.read_file(f"{self.workdir}/does-not-exist")
@@ -185,6 +200,8 @@ class SandboxConformance:
         created.terminate()
         with pytest.raises(SandboxTerminatedError):
             created.exec("true")
+        with pytest.raises(SandboxTerminatedError):
+            created.write_files({"anything": "x"})
 
     def test_context_manager_terminates(self) -> None:
         with self.make_sandbox() as created:
