@@ -1,4 +1,4 @@
-"""Sessions: one test session per distribution, plus lint, typecheck, versions, build, and the benchmarks.
+"""Sessions: a test session per distribution, lint, typecheck, versions, build, benchmarks.
 
 Each test session installs only the distribution under test and core (never the
 others), so a plugin that secretly depends on another one fails here first.

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +17,7 @@ from cooperbench_docker.client import unreachable_error
 pytestmark = pytest.mark.docker
 
 NO_DAEMON = "unix:///nonexistent.sock"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_unreachable_daemon_is_backend_unavailable(
@@ -75,3 +79,36 @@ def test_importing_the_plugin_does_not_import_the_sdk() -> None:
         "assert 'docker' not in sys.modules, 'plugin discovery imported the docker SDK'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("command", ["eval", "run"])
+def test_cli_with_no_daemon_fails_in_one_line_and_writes_nothing(
+    tmp_path: Path, command: str
+) -> None:
+    logs = tmp_path / "logs"
+    shutil.copytree(ROOT / "examples" / "logs", logs, ignore=shutil.ignore_patterns("eval*.json"))
+    args = ["-n", "gold"] if command == "eval" else ["-n", "fresh", "-s", "flash", "-a", "gold"]
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from cooperbench.cli.main import main; main()",
+            command,
+            *args,
+            "--backend",
+            "docker",
+            "--dataset-dir",
+            str(ROOT / "examples" / "dataset"),
+            "--log-dir",
+            str(logs),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "DOCKER_HOST": NO_DAEMON},
+    )
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: backend 'docker' cannot work here")
+    assert "DOCKER_HOST" in lines[0]
+    assert not list(logs.rglob("eval.json")) and not (logs / "fresh").exists()

@@ -19,6 +19,7 @@ import pluggy
 
 from cooperbench import hookspecs
 from cooperbench.errors import (
+    BackendUnavailableError,
     PluginLoadError,
     SandboxError,
     UnknownBackendError,
@@ -266,3 +267,14 @@ class PluginManager:
         except Exception as exc:  # noqa: BLE001 - a failing check means "not usable"
             return BackendStatus(False, f"check failed: {type(exc).__name__}: {exc}")
         return status if status is not None else BackendStatus(True, "no self-check provided")
+
+    def require_usable_backend(self, backend: str) -> None:
+        """Raise :class:`~cooperbench.errors.BackendUnavailableError` unless ``backend``
+        can work here (engine running, credentials present).
+
+        Called before the first sandbox is asked for, so a stopped Docker engine is one
+        clear error rather than one failed pair after another.
+        """
+        status = self.check_backend(backend)
+        if not status.usable:
+            raise BackendUnavailableError(f"backend '{backend}' cannot work here: {status.detail}")

@@ -11,9 +11,9 @@ import click
 from cooperbench.cli.interrupt import sigterm_as_interrupt
 from cooperbench.cli.options import (
     backend_option,
+    build_arg_option,
     image_template_option,
     location_options,
-    parse_key_values,
     selection_options,
 )
 
@@ -35,13 +35,7 @@ from cooperbench.cli.options import (
     help="Seconds allowed for one feature's test run.",
 )
 @image_template_option
-@click.option(
-    "--build-arg",
-    "build_args",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Build argument for task images a backend builds (repeatable).",
-)
+@build_arg_option
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def eval_command(
     run_name: str,
@@ -56,7 +50,7 @@ def eval_command(
     force: bool,
     timeout: int,
     image_template: str | None,
-    build_args: tuple[str, ...],
+    build_args: dict[str, Any],
     as_json: bool,
 ) -> None:
     """Evaluate the agents' patches of run NAME: merge them and run the hidden tests."""
@@ -64,9 +58,6 @@ def eval_command(
     from cooperbench.evaluation.summary import format_table
     from cooperbench.evaluation.types import EvalResult
 
-    options: dict[str, Any] = {}
-    if build_args:
-        options["build_args"] = parse_key_values(build_args, "--build-arg")
     bar: Any = None
 
     def on_plan(plan: EvalPlan) -> None:
@@ -107,7 +98,7 @@ def eval_command(
                 dataset_dir=dataset_dir,
                 timeout=timeout,
                 image_template=image_template,
-                sandbox_options=options,
+                sandbox_options=build_args,
                 on_plan=on_plan,
                 on_result=on_result,
             )

@@ -70,6 +70,28 @@ def image_template_option(func: F) -> F:
     )(func)
 
 
+def build_arg_option(func: F) -> F:
+    """``--build-arg KEY=VALUE`` (repeatable), given to backends as ``{"build_args": ...}``."""
+    return click.option(
+        "--build-arg",
+        "build_args",
+        multiple=True,
+        metavar="KEY=VALUE",
+        callback=_build_args,
+        help="Build argument for task images a backend builds (repeatable).",
+    )(func)
+
+
+def _build_args(
+    ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+) -> dict[str, Any]:
+    """The sandbox options the ``--build-arg`` values make (empty when none)."""
+    try:
+        return {"build_args": parse_key_values(value, "--build-arg")} if value else {}
+    except UsageError as exc:
+        raise click.BadParameter(str(exc).removeprefix("bad --build-arg "), ctx, param) from None
+
+
 def parse_key_values(values: tuple[str, ...], flag: str) -> dict[str, str]:
     """``KEY=VALUE`` pairs from a repeated flag."""
     parsed = {}

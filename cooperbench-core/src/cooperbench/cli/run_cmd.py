@@ -11,6 +11,7 @@ import click
 from cooperbench.cli.interrupt import sigterm_as_interrupt
 from cooperbench.cli.options import (
     backend_option,
+    build_arg_option,
     image_template_option,
     location_options,
     selection_options,
@@ -88,6 +89,7 @@ from cooperbench.cli.options import (
     help="Seconds allowed for one feature's test run.",
 )
 @image_template_option
+@build_arg_option
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 def run_command(
     run_name: str | None,
@@ -113,6 +115,7 @@ def run_command(
     eval_concurrency: int,
     eval_timeout: int,
     image_template: str | None,
+    build_args: dict[str, Any],
     as_json: bool,
 ) -> None:
     """Run AGENT on the selected feature pairs in sandboxes and evaluate the patches."""
@@ -180,6 +183,7 @@ def run_command(
             dataset_dir=dataset_dir,
             log_dir=log_dir,
             image_template=image_template,
+            sandbox_options=build_args,
             on_start=on_start,
             on_pair=on_pair,
             on_eval=on_eval,

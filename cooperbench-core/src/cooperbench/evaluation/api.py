@@ -119,6 +119,8 @@ def evaluate(
         timeout=timeout,
         image_template=image_template,
     )
+    if plan.requests:
+        manager.require_usable_backend(backend)
     if on_plan is not None:
         on_plan(plan)
 
@@ -171,6 +173,7 @@ def run_patch_test(
     chosen.feature(feature_id)
     text = Path(agent_patch).read_text() if isinstance(agent_patch, Path) else agent_patch
     manager = plugins if plugins is not None else PluginManager.discover()
+    manager.require_usable_backend(backend)
     with tempfile.TemporaryDirectory(prefix="cooperbench-patch-") as scratch:
         pair = PairRun("patch-test", "solo", repo_name, task_id, (feature_id,), Path(scratch))
         pair.patch_path(None).write_text(text)

@@ -1,9 +1,14 @@
 """Core's default ``evaluate_patch``: the pair pipeline, concurrently, one sandbox per pair.
 
+Each of the ``concurrency`` workers evaluates one pair at a time, and overlaps the
+slow parts around it: the sandbox of its next pair starts while the current pair is
+evaluated, and a finished pair's sandbox is removed in the background (the result is
+saved once it is gone). So a worker holds at most three sandboxes: one starting, one
+evaluating, one stopping.
+
 Interrupting (the caller sets ``context.cancel``) stops new pairs from starting and
 terminates every live sandbox; pairs that were running are not reported, so no result
-of an interrupted pair is ever saved. A pair's sandbox is removed in the background
-while the next pair starts, and its result is saved once the sandbox is gone.
+of an interrupted pair is ever saved.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import attrs
 from cooperbench.evaluation.pipeline import evaluate_pair, infrastructure_error
 from cooperbench.evaluation.types import EvalContext, EvalRequest, EvalResult
 from cooperbench.sandbox import Sandbox, SandboxRequest
+from cooperbench.waiting import wait_for
 
 # Room beyond the test runs for staging, merging and teardown in the sandbox lifetime.
 _LIFETIME_MARGIN = 300
@@ -51,12 +57,19 @@ class LiveSandboxes:
                 sandbox.terminate()
 
 
-def sandbox_request(request: EvalRequest, context: EvalContext) -> SandboxRequest:
-    """The sandbox one pair is evaluated in: its task image, no network, labelled."""
-    lifetime = request.timeout * len(request.pair.features) + _LIFETIME_MARGIN
+def sandbox_lifetime(request: EvalRequest) -> int:
+    """Seconds the pair's sandbox may live: every feature's test budget plus a margin."""
+    return request.timeout * len(request.pair.features) + _LIFETIME_MARGIN
+
+
+def sandbox_request(request: EvalRequest, context: EvalContext, waiting: int = 0) -> SandboxRequest:
+    """The sandbox one pair is evaluated in: its task image, no network, labelled.
+
+    ``waiting`` adds the longest time the sandbox may sit ready before its pair starts.
+    """
     return SandboxRequest(
         image=request.image,
-        timeout=lifetime,
+        timeout=sandbox_lifetime(request) + waiting,
         workdir="/workspace",
         task_dir=request.task.path,
         network=False,
@@ -101,33 +114,45 @@ class BackgroundTeardown:
             self._futures.append(future)
 
     def wait(self, cancel: threading.Event) -> None:
-        """Wait for every teardown; re-raise the first failure (e.g. saving a result)."""
+        """Wait for every teardown; raise the first failure (e.g. saving a result)."""
         with self._lock:
             futures = list(self._futures)
-        for future in futures:
-            _wait_responsively(future, cancel)
-            future.result()
+        wait_for(futures, cancel)
 
     def shutdown(self) -> None:
         """Finish the teardowns already started and stop the threads."""
         self._pool.shutdown(wait=True)
 
 
-def _wait_responsively(future: Future[None], cancel: threading.Event) -> None:
-    # Waiting in short slices keeps the main thread responsive to Ctrl-C.
-    while not future.done():
-        if cancel.wait(0.2):
-            raise KeyboardInterrupt
+@attrs.define
+class _Started:
+    """A pair whose sandbox was created (or failed to be)."""
+
+    index: int
+    request: EvalRequest
+    began: float
+    sandbox: Sandbox | None = None
+    startup: dict[str, float] = attrs.field(factory=dict)
+    error: str | None = None
 
 
 def evaluate_concurrently(
     backend: str, requests: Sequence[EvalRequest], context: EvalContext
 ) -> list[EvalResult]:
-    """Evaluate ``requests`` with up to ``context.concurrency`` sandboxes at once."""
+    """Evaluate ``requests`` with up to ``context.concurrency`` pairs at once."""
     live = LiveSandboxes()
     results: dict[int, EvalResult] = {}
     workers = max(1, min(context.concurrency, len(requests)))
     teardown = BackgroundTeardown(workers)
+    starter = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cooperbench-start")
+    todo = iter(enumerate(requests))
+    todo_lock = threading.Lock()
+
+    def take() -> tuple[int, EvalRequest] | None:
+        if context.cancel.is_set():
+            return None
+        with todo_lock:
+            return next(todo, None)
 
     def save(index: int, result: EvalResult) -> None:
         if context.cancel.is_set():
@@ -135,17 +160,27 @@ def evaluate_concurrently(
         results[index] = result
         context.report(result)
 
-    def work(index: int, request: EvalRequest) -> None:
-        if context.cancel.is_set():
-            return
-        started = time.monotonic()
+    def start(index: int, request: EvalRequest, waiting: int) -> _Started:
+        began = time.monotonic()
         try:
-            sandbox = context.plugins.create_sandbox(backend, sandbox_request(request, context))
+            sandbox = context.plugins.create_sandbox(
+                backend, sandbox_request(request, context, waiting)
+            )
         except Exception as exc:  # noqa: BLE001 - recorded as an infrastructure error
-            save(index, infrastructure_error(request, f"sandbox did not start: {exc}", started))
-            return
+            return _Started(index, request, began, error=f"sandbox did not start: {exc}")
         live.add(sandbox)
-        startup = _startup_timings(sandbox, time.monotonic() - started)
+        startup = _startup_timings(sandbox, time.monotonic() - began)
+        return _Started(index, request, began, sandbox, startup)
+
+    def evaluate(started: _Started) -> None:
+        index, request, sandbox = started.index, started.request, started.sandbox
+        if sandbox is None:
+            save(index, infrastructure_error(request, started.error or "", started.began))
+            return
+        if context.cancel.is_set():
+            live.discard(sandbox)
+            sandbox.terminate()
+            return
         try:
             result = evaluate_pair(sandbox, request)
         except BaseException:
@@ -159,27 +194,39 @@ def evaluate_concurrently(
                 sandbox.terminate()
             finally:
                 live.discard(sandbox)
-            timings = {**startup, **result.timings, "teardown": time.monotonic() - stopping}
+            timings = {**started.startup, **result.timings, "teardown": time.monotonic() - stopping}
             save(index, attrs.evolve(result, timings=timings))
 
         teardown.submit(stop)
 
+    def work() -> None:
+        first = take()
+        upcoming = starter.submit(start, *first, 0) if first is not None else None
+        while upcoming is not None:
+            current = upcoming.result()
+            following = take()
+            upcoming = None
+            if following is not None:
+                # Start the next pair's sandbox now; it may wait for this whole pair.
+                waiting = sandbox_lifetime(current.request)
+                upcoming = starter.submit(start, *following, waiting)
+            evaluate(current)
+
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cooperbench-eval")
-    futures = [pool.submit(work, i, r) for i, r in enumerate(requests)]
+    futures = [pool.submit(work) for _ in range(workers)]
     try:
-        for future in futures:
-            _wait_responsively(future, context.cancel)
-            future.result()
+        wait_for(futures, context.cancel)
         teardown.wait(context.cancel)
     except BaseException:
         context.cancel.set()
-        for future in futures:
-            future.cancel()
         live.terminate_all()
         pool.shutdown(wait=True, cancel_futures=True)
+        starter.shutdown(wait=True, cancel_futures=True)
         teardown.shutdown()
+        # Sandboxes whose creation was under way at the first sweep exist by now.
         live.terminate_all()
         raise
     pool.shutdown(wait=True)
+    starter.shutdown(wait=True)
     teardown.shutdown()
     return [results[i] for i in sorted(results)]

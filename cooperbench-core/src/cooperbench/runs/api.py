@@ -11,7 +11,7 @@ from typing import Any
 
 from cooperbench.agents.types import AgentOptions
 from cooperbench.dataset import Dataset, Selection
-from cooperbench.errors import BackendUnavailableError, UsageError
+from cooperbench.errors import UsageError
 from cooperbench.evaluation.summary import build_summary, read_eval, status_of
 from cooperbench.evaluation.summary import write_summary as write_eval_summary
 from cooperbench.evaluation.types import EvalResult
@@ -30,6 +30,7 @@ from cooperbench.runs.config import (
 from cooperbench.runs.live import LiveResources
 from cooperbench.runs.output import is_finished, pair_dir, write_config, write_summary
 from cooperbench.runs.pair import PairOutcome, PairRunner
+from cooperbench.waiting import wait_for
 
 
 def run(
@@ -57,6 +58,7 @@ def run(
     dataset_dir: str | Path | None = None,
     log_dir: str | Path | None = None,
     image_template: str | None = None,
+    sandbox_options: Mapping[str, Any] | None = None,
     plugins: PluginManager | None = None,
     on_start: Callable[[RunConfig, list[Selection], int], None] | None = None,
     on_pair: Callable[[PairOutcome], None] | None = None,
@@ -69,7 +71,8 @@ def run(
     unless ``force``. Unless ``auto_eval`` is off, finished pairs are evaluated while
     the others still run and the evaluation summary is included. Interrupting
     (``KeyboardInterrupt``, or setting ``cancel``) tears down every sandbox and
-    messaging session and re-raises ``KeyboardInterrupt``.
+    messaging session and re-raises ``KeyboardInterrupt``. ``sandbox_options`` go to
+    every sandbox of the run (for Docker, e.g. ``{"build_args": {"BASE_IMAGE": ...}}``).
     """
     setting = check_setting(setting)
     name = check_run_name(run_name or default_run_name(agent, setting))
@@ -88,10 +91,7 @@ def run(
     check = getattr(chosen, "check", None)
     if callable(check):
         check(options)
-    manager.require_backend(backend)
-    status = manager.check_backend(backend)
-    if not status.usable:
-        raise BackendUnavailableError(f"backend '{backend}' cannot work here: {status.detail}")
+    manager.require_usable_backend(backend)
     dataset = Dataset(dataset_dir)
     selections = dataset.select(subset=subset, repo=repo, task=task, features=features)
     config = RunConfig(
@@ -106,6 +106,7 @@ def run(
         git=git,
         redis_url=redis_url,
         image_template=image_template,
+        sandbox_options=dict(sandbox_options or {}),
         concurrency=concurrency,
         force=force,
         auto_eval=auto_eval,
@@ -173,12 +174,7 @@ def _run_all(
     )
     futures: list[Future[None]] = [pool.submit(work, selection) for selection in todo]
     try:
-        for future in futures:
-            # Short waits keep the main thread responsive to Ctrl-C and SIGTERM.
-            while not future.done():
-                if runner.cancel.wait(0.2):
-                    raise KeyboardInterrupt
-            future.result()
+        wait_for(futures, runner.cancel)
         pool.shutdown(wait=True)
         if evaluator is not None:
             evaluator.wait()
@@ -209,6 +205,7 @@ def _evaluator(
         cancel=cancel,
         timeout=config.eval_timeout,
         image_template=config.image_template,
+        sandbox_options=config.sandbox_options,
         on_result=on_eval,
     )
 

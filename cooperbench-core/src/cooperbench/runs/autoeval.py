@@ -18,6 +18,7 @@ from cooperbench.evaluation.types import EvalContext, EvalRequest, EvalResult
 from cooperbench.labels import owner_labels
 from cooperbench.logs import PairRun
 from cooperbench.plugins import PluginManager
+from cooperbench.waiting import wait_for
 
 
 class AutoEvaluator:
@@ -88,8 +89,7 @@ class AutoEvaluator:
                 pending = [f for f in self._futures if not f.done()]
             if not pending:
                 break
-            if self._cancel.wait(0.2):
-                raise KeyboardInterrupt
+            wait_for(pending, self._cancel)  # more may be queued meanwhile: look again
         self._pool.shutdown(wait=True)
 
     def abort(self) -> None:

@@ -38,6 +38,9 @@ class RunConfig:
     auto_eval: bool = True
     eval_concurrency: int = 4
     eval_timeout: int = 900
+    #: Backend-specific sandbox options (e.g. ``{"build_args": {...}}``) for every
+    #: sandbox of the run: the agents' and the evaluation's.
+    sandbox_options: Mapping[str, Any] = attrs.field(factory=dict)
 
     @property
     def run_dir(self) -> Path:

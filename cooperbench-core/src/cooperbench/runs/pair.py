@@ -161,7 +161,9 @@ class PairRunner:
         labels.update(
             {"cooperbench.pair": _pair_key(selection), "cooperbench.agent": slot.agent_id}
         )
-        options: Mapping[str, Any] = dict(session.sandbox_options) if session is not None else {}
+        options: dict[str, Any] = dict(self.config.sandbox_options)
+        if session is not None:
+            options.update(session.sandbox_options)
         request = SandboxRequest(
             image=task.image(self.config.image_template),
             timeout=self.config.options.timeout + _LIFETIME_MARGIN,
