@@ -13,8 +13,9 @@ SLICE_SECONDS = 0.2
 def wait_for(futures: Iterable[Future[None]], cancel: threading.Event) -> None:
     """Return as soon as every future is done; raise the first failure when it happens.
 
-    Blocking in short slices lets the main thread take Ctrl-C and SIGTERM promptly,
-    and :class:`KeyboardInterrupt` is raised when another thread sets ``cancel``.
+    Blocking in short slices lets the main thread take Ctrl-C and SIGTERM promptly.
+    :class:`KeyboardInterrupt` is raised once ``cancel`` is set (by another thread),
+    also when the workers wound down by themselves because of it.
     """
     pending = set(futures)
     while pending:
@@ -22,5 +23,5 @@ def wait_for(futures: Iterable[Future[None]], cancel: threading.Event) -> None:
         for future in done:
             if not future.cancelled() and (failure := future.exception()) is not None:
                 raise failure
-        if pending and cancel.is_set():
+        if cancel.is_set():
             raise KeyboardInterrupt
