@@ -96,7 +96,7 @@ def test_docker_eval_records_where_the_time_went(evaluated: Path) -> None:
     assert set(timings) == {"image", "sandbox_start", "patch_setup", "tests", "teardown"}
     assert all(seconds >= 0 for seconds in timings.values())
     run_time = document["feature1"]["duration_seconds"] + document["feature2"]["duration_seconds"]
-    assert timings["tests"] >= run_time
+    assert timings["tests"] >= run_time - 0.002  # eval.json rounds each figure to 1 ms
 
 
 # -- (b) interrupting `cooperbench eval --backend docker` ---------------------------------
