@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import threading
+import time
+import uuid
 from pathlib import Path
 
 import pytest
 
 from cooperbench import get_backend
-from cooperbench.errors import SandboxError
+from cooperbench.errors import SandboxError, SandboxTerminatedError
 from cooperbench.plugins import PluginManager
 
 
@@ -63,3 +67,30 @@ def test_task_without_source_is_a_clear_error(local, tmp_path: Path) -> None:
     task.mkdir(parents=True)
     with pytest.raises(SandboxError, match="no repo/ folder"):
         local.create_sandbox("ignored", task_dir=task)
+
+
+def test_commands_started_while_terminating_do_not_outlive_the_sandbox(local) -> None:
+    seconds = str(7000 + uuid.uuid4().int % 2000)  # a duration no other process sleeps
+    sandbox = local.create_sandbox("ignored", timeout=120)
+    refused = []
+
+    def keep_starting() -> None:
+        while True:
+            try:
+                sandbox.exec("sleep", seconds, timeout=60)
+            except SandboxTerminatedError:
+                refused.append(True)
+                return
+
+    threads = [threading.Thread(target=keep_starting) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.3)
+    sandbox.terminate()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads)
+    assert len(refused) == 4
+    time.sleep(0.2)
+    left = subprocess.run(["pgrep", "-f", f"sleep {seconds}"], capture_output=True, text=True)
+    assert left.stdout.strip() == ""

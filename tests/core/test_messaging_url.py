@@ -84,3 +84,27 @@ def test_coop_msg_is_standalone_and_runs_on_old_pythons() -> None:
             imported.add(node.module.split(".")[0])
     assert imported <= set(sys.stdlib_module_names) | {"__future__"}
     assert source.startswith("#!/usr/bin/env python3\n")
+
+
+def test_reprs_never_show_a_redis_password(tmp_path: Path) -> None:
+    from cooperbench.agents.types import AgentOptions
+    from cooperbench.messaging.types import MessagingSession
+    from cooperbench.runs.config import RunConfig
+
+    url = "redis://agent:s3cr3t@127.0.0.1:6390/1#run:ab12"
+    session = MessagingSession(redis_url=url)
+    config = RunConfig(
+        run_name="r",
+        run_id="ab12",
+        setting="coop",
+        agent="gold",
+        options=AgentOptions(),
+        backend="local",
+        log_dir=tmp_path,
+        redis_url=url,
+    )
+    for shown in (repr(session), repr(config)):
+        assert "s3cr3t" not in shown
+        assert "redis://agent:REDACTED@127.0.0.1:6390/1#run:ab12" in shown
+    assert "redis://127.0.0.1:6390#run:x" in repr(MessagingSession("redis://127.0.0.1:6390#run:x"))
+    assert session.redis_url == url  # only the repr is masked

@@ -22,7 +22,7 @@ import threading
 import time
 from pathlib import Path
 
-from cooperbench.errors import SandboxError, SandboxFileNotFoundError
+from cooperbench.errors import SandboxError, SandboxFileNotFoundError, SandboxTerminatedError
 from cooperbench.local.workspace import RUNNER_DIR, materialize_task
 from cooperbench.sandbox import ExecResult, SandboxBase, SandboxRequest
 
@@ -95,21 +95,25 @@ class LocalSandbox(SandboxBase):
         if self._watchdog:
             command = [self._watchdog, "-s", "KILL", f"{remaining + _WATCHDOG_GRACE:.0f}", *command]
         started = time.monotonic()
-        try:
-            proc = subprocess.Popen(
-                command,
-                cwd=workdir,
-                env=self._environment(env),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,  # own process group, so a timeout kills everything
-            )
-        except FileNotFoundError:
-            return ExecResult(127, b"", f"{args[0]}: command not found\n".encode())
-        except PermissionError:
-            return ExecResult(126, b"", f"{args[0]}: permission denied\n".encode())
+        # Spawning under the lock that terminate() takes for its snapshot: a command is
+        # either in that snapshot (and killed) or sees the sandbox terminated.
         with self._procs_lock:
+            if self.terminated:
+                raise SandboxTerminatedError(f"sandbox {self.id} was terminated")
+            try:
+                proc = subprocess.Popen(
+                    command,
+                    cwd=workdir,
+                    env=self._environment(env),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    start_new_session=True,  # own process group: a timeout kills everything
+                )
+            except FileNotFoundError:
+                return ExecResult(127, b"", f"{args[0]}: command not found\n".encode())
+            except PermissionError:
+                return ExecResult(126, b"", f"{args[0]}: permission denied\n".encode())
             self._procs.add(proc)
         try:
             return self._wait(proc, limit, started)

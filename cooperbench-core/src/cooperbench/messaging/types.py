@@ -7,6 +7,8 @@ from types import TracebackType
 
 import attrs
 
+from cooperbench.messaging.url import redacted_repr
+
 
 @attrs.frozen
 class MessagingRequest:
@@ -33,7 +35,7 @@ class MessagingSession:
     manager, or call :meth:`close` (idempotent).
     """
 
-    redis_url: str
+    redis_url: str = attrs.field(repr=redacted_repr)
     git_url: str | None = None
     sandbox_options: Mapping[str, object] = attrs.field(factory=dict)
     teardown: Callable[[], None] | None = None

@@ -75,3 +75,16 @@ class RedisUrl:
 
     def __str__(self) -> str:
         return coop_msg.format_redis_url(self.endpoint)
+
+
+def redacted_repr(url: str | None) -> str:
+    """``repr`` of a Redis URL with its password replaced, for object reprs and logs."""
+    if url is None:
+        return "None"
+    try:
+        parsed = RedisUrl.parse(url)
+    except UsageError:
+        return "'<unparsable Redis URL>'"
+    if parsed.password is None:
+        return repr(url)
+    return repr(str(attrs.evolve(parsed, password="REDACTED")))

@@ -14,6 +14,7 @@ import attrs
 
 from cooperbench.agents.types import AgentOptions
 from cooperbench.errors import UsageError
+from cooperbench.messaging.url import redacted_repr
 
 SETTINGS = ("coop", "solo")
 
@@ -31,7 +32,7 @@ class RunConfig:
     log_dir: Path
     messaging: bool = True
     git: bool = False
-    redis_url: str | None = None
+    redis_url: str | None = attrs.field(default=None, repr=redacted_repr)
     image_template: str | None = None
     concurrency: int = 4
     force: bool = False
