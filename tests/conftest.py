@@ -1,12 +1,21 @@
-"""Shared fixtures and the rule that Docker tests never skip in CI."""
+"""Shared fixtures, the demo verdicts every backend must reproduce, and the rule that
+Docker tests never skip in CI."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_DATASET = ROOT / "examples" / "dataset"
+DEMO_LOGS = ROOT / "examples" / "logs"
 
 
 def docker_engine_available() -> bool:
@@ -28,3 +37,72 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     skip = pytest.mark.skip(reason="no Docker engine on this machine (they run in CI)")
     for item in docker_items:
         item.add_marker(skip)
+
+
+# -- the demo verdicts (examples/logs/expected.json) --------------------------------------
+
+
+class DemoVerdicts:
+    """The verdicts expected.json records for the demo logs, and how to check a backend.
+
+    Keys look like ``gold/coop/demo_textkit_task/0/f1_f2`` (``flat/...`` for the flat
+    layout); tests that take a ``verdict_key`` argument run once per key.
+    """
+
+    expected: Mapping[str, Mapping[str, Any]] = json.loads(
+        (DEMO_LOGS / "expected.json").read_text()
+    )
+
+    def evaluate_all(
+        self, folder: Path, backend: str, sandbox_options: Mapping[str, Any] | None = None
+    ) -> Path:
+        """Evaluate every run of a fresh copy of the demo logs in ``folder``; return it."""
+        from cooperbench import evaluate
+        from cooperbench.plugins import PluginManager
+
+        logs = folder / "logs"
+        shutil.copytree(DEMO_LOGS, logs, ignore=shutil.ignore_patterns("eval*.json"))
+        plugins = PluginManager.discover(disabled=())
+        for run in sorted({key.split("/")[0] for key in self.expected}):
+            evaluate(
+                run,
+                backend=backend,
+                concurrency=2,
+                log_dir=logs,
+                dataset_dir=DEMO_DATASET,
+                sandbox_options=sandbox_options,
+                plugins=plugins,
+            )
+        return logs
+
+    def document(self, logs: Path, key: str) -> dict[str, Any]:
+        """The eval.json of the pair ``key`` names."""
+        run, setting, repo, task, pair = key.split("/")
+        if run == "flat":
+            folder = logs / run / f"task_{task}_feature_{pair[1:].replace('_f', '_')}"
+        else:
+            folder = logs / run / setting / repo / task / pair
+        return dict(json.loads((folder / "eval.json").read_text()))
+
+    def check(self, logs: Path, key: str) -> None:
+        """Assert that the pair's eval.json says what expected.json records."""
+        document, expected = self.document(logs, key), self.expected[key]
+        merge = document["merge"] or {}
+        assert document["error"] is None
+        assert document["apply_status"] == expected["apply_status"]
+        assert merge.get("status") == expected["merge_status"]
+        assert merge.get("strategy") == expected["merge_strategy"]
+        assert document["feature1"]["passed"] == expected["feature1_passed"]
+        assert document["feature2"]["passed"] == expected["feature2_passed"]
+        assert document["both_passed"] == expected["both_passed"]
+
+
+@pytest.fixture(scope="session")
+def demo_verdicts() -> DemoVerdicts:
+    """The demo verdicts and the helpers to check them."""
+    return DemoVerdicts()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "verdict_key" in metafunc.fixturenames:
+        metafunc.parametrize("verdict_key", sorted(DemoVerdicts.expected))

@@ -6,7 +6,6 @@ registry is needed.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -20,15 +19,11 @@ from typing import Any
 
 import pytest
 
-from cooperbench import evaluate
-from cooperbench.plugins import PluginManager
-
 pytestmark = pytest.mark.docker
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_DATASET = ROOT / "examples" / "dataset"
 DEMO_LOGS = ROOT / "examples" / "logs"
-EXPECTED = json.loads((DEMO_LOGS / "expected.json").read_text())
 BASE_IMAGE = "cooperbench/base:bookworm"
 BUILD_ARGS = {"BASE_IMAGE": BASE_IMAGE}
 SLOW_TEMPLATE = "cooperbench-test/{repo_slug}-slow:{task_id}"
@@ -36,62 +31,32 @@ SLOW_REPOSITORIES = ("cooperbench-test/demo-textkit-slow", "cooperbench-test/dem
 CLI = [sys.executable, "-c", "from cooperbench.cli.main import main; main()"]
 
 
-def eval_document(logs: Path, key: str) -> dict[str, Any]:
-    """The eval.json of the pair that ``key`` (as in expected.json) names."""
-    run, setting, repo, task, pair = key.split("/")
-    if run == "flat":
-        path = logs / run / f"task_{task}_feature_{pair[1:].replace('_f', '_')}" / "eval.json"
-    else:
-        path = logs / run / setting / repo / task / pair / "eval.json"
-    return json.loads(path.read_text())
-
-
-def assert_verdict(document: dict[str, Any], expected: dict[str, Any]) -> None:
-    merge = document["merge"] or {}
-    assert document["error"] is None
-    assert document["apply_status"] == expected["apply_status"]
-    assert merge.get("status") == expected["merge_status"]
-    assert merge.get("strategy") == expected["merge_strategy"]
-    assert document["feature1"]["passed"] == expected["feature1_passed"]
-    assert document["feature2"]["passed"] == expected["feature2_passed"]
-    assert document["both_passed"] == expected["both_passed"]
-
-
 # -- (a) the demo verdicts ----------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def evaluated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    logs = tmp_path_factory.mktemp("docker-verdicts") / "logs"
-    shutil.copytree(DEMO_LOGS, logs, ignore=shutil.ignore_patterns("eval*.json"))
-    plugins = PluginManager.discover(disabled=())
-    for run in sorted({key.split("/")[0] for key in EXPECTED}):
-        evaluate(
-            run,
-            backend="docker",
-            concurrency=2,
-            log_dir=logs,
-            dataset_dir=DEMO_DATASET,
-            sandbox_options={"build_args": BUILD_ARGS},
-            plugins=plugins,
-        )
-    return logs
+def evaluated(tmp_path_factory: pytest.TempPathFactory, demo_verdicts: Any) -> Path:
+    folder = tmp_path_factory.mktemp("docker-verdicts")
+    return demo_verdicts.evaluate_all(folder, "docker", {"build_args": BUILD_ARGS})
 
 
-@pytest.mark.parametrize("key", sorted(EXPECTED))
-def test_docker_verdict_matches_expected(evaluated: Path, key: str) -> None:
-    assert_verdict(eval_document(evaluated, key), EXPECTED[key])
+def test_docker_verdict_matches_expected(
+    evaluated: Path, verdict_key: str, demo_verdicts: Any
+) -> None:
+    demo_verdicts.check(evaluated, verdict_key)
 
 
-def test_docker_eval_records_junit_results_and_merge_diff(evaluated: Path) -> None:
-    document = eval_document(evaluated, "gold/coop/demo_textkit_task/0/f1_f2")
+def test_docker_eval_records_junit_results_and_merge_diff(
+    evaluated: Path, demo_verdicts: Any
+) -> None:
+    document = demo_verdicts.document(evaluated, "gold/coop/demo_textkit_task/0/f1_f2")
     assert document["feature1"]["results_source"] == "junit"
     assert document["feature1"]["tests_passed"] == document["feature1"]["tests_total"] > 0
     assert document["merge"]["diff"].startswith("diff --git")
 
 
-def test_docker_eval_records_where_the_time_went(evaluated: Path) -> None:
-    document = eval_document(evaluated, "gold/coop/demo_ledger_task/7/f1_f2")
+def test_docker_eval_records_where_the_time_went(evaluated: Path, demo_verdicts: Any) -> None:
+    document = demo_verdicts.document(evaluated, "gold/coop/demo_ledger_task/7/f1_f2")
     timings = document["timings"]
     assert set(timings) == {"image", "sandbox_start", "patch_setup", "tests", "teardown"}
     assert all(seconds >= 0 for seconds in timings.values())
@@ -220,7 +185,7 @@ def eval_files(logs: Path) -> list[Path]:
 
 
 def test_sigint_stops_the_run_and_the_rerun_evaluates_the_remaining_pairs(
-    tmp_path: Path, slow_dataset: tuple[Path, str]
+    tmp_path: Path, slow_dataset: tuple[Path, str], demo_verdicts: Any
 ) -> None:
     dataset, marker = slow_dataset
     logs, run = run_copy(tmp_path)
@@ -231,7 +196,8 @@ def test_sigint_stops_the_run_and_the_rerun_evaluates_the_remaining_pairs(
     )
     assert first.returncode == 0, first.stderr
     done_before = eval_files(logs)
-    ledger = sorted(k for k in EXPECTED if k.startswith("gold/") and "/demo_ledger_task/" in k)
+    expected = demo_verdicts.expected
+    ledger = sorted(k for k in expected if k.startswith("gold/") and "/demo_ledger_task/" in k)
     assert 1 <= len(done_before) < len(ledger)
     saved = [path.read_bytes() for path in done_before]
     summary = logs / run / "eval_summary.json"
@@ -258,12 +224,12 @@ def test_sigint_stops_the_run_and_the_rerun_evaluates_the_remaining_pairs(
     assert len(eval_files(logs)) == len(ledger)
     view = as_gold(logs, run)
     for key in ledger:
-        assert_verdict(eval_document(view, key), EXPECTED[key])
+        demo_verdicts.check(view, key)
     assert run_containers(run) == []
 
 
 def as_gold(logs: Path, run: str) -> Path:
-    """A logs folder where ``gold`` names the copied run, for :func:`eval_document`."""
+    """A logs folder where ``gold`` names the copied run, as the demo verdict keys say."""
     view = logs.parent / "as-gold"
     view.mkdir(exist_ok=True)
     link = view / "gold"

@@ -112,8 +112,8 @@ def test_concurrent_sandboxes_build_the_image_once(
 
 
 def test_local_image_is_used_without_a_dockerfile(api: Any, build_calls: list[str]) -> None:
-    image_id = images.ensure_image(api, "cooperbench/base:latest", None, {})
-    assert image_id == api.inspect_image("cooperbench/base:latest")["Id"]
+    image = images.ensure_image(api, "cooperbench/base:latest", None, {})
+    assert image["Id"] == api.inspect_image("cooperbench/base:latest")["Id"]
     assert build_calls == []
 
 

@@ -34,21 +34,26 @@ def image_lock(image: str) -> threading.Lock:
         return _locks.setdefault(image, threading.Lock())
 
 
-def local_image_id(api: Any, image: str) -> str | None:
-    """The id of ``image`` when the daemon has it, else ``None``."""
+def local_image(api: Any, image: str) -> dict[str, Any] | None:
+    """What the daemon knows of ``image`` (``docker image inspect``), or ``None``."""
     with docker_errors(f"inspecting image {image}"):
         try:
-            return str(api.inspect_image(image)["Id"])
+            return dict(api.inspect_image(image))
         except Exception as exc:
             if is_not_found(exc):
                 return None
             raise
 
 
-def runs_as_root(api: Any, image: str) -> bool:
-    """True when containers of ``image`` run their commands as root (the usual case)."""
-    with docker_errors(f"inspecting image {image}"):
-        user = str((api.inspect_image(image).get("Config") or {}).get("User") or "")
+def local_image_id(api: Any, image: str) -> str | None:
+    """The id of ``image`` when the daemon has it, else ``None``."""
+    found = local_image(api, image)
+    return str(found["Id"]) if found is not None else None
+
+
+def runs_as_root(image: Mapping[str, Any]) -> bool:
+    """True when containers of the inspected ``image`` run commands as root (the usual case)."""
+    user = str((image.get("Config") or {}).get("User") or "")
     return user.partition(":")[0] in ("", "root", "0")
 
 
@@ -58,21 +63,21 @@ def ensure_image(
     task_dir: Path | None,
     build_args: Mapping[str, str],
     pull: bool = True,
-) -> str:
-    """Make ``image`` available on the daemon and return its id.
+) -> dict[str, Any]:
+    """Make ``image`` available on the daemon and return what it knows of it (inspect).
 
     Raises :class:`~cooperbench.errors.SandboxError` saying what to do when the image
     is neither local, nor pullable, nor buildable.
     """
-    found = local_image_id(api, image)
+    found = local_image(api, image)
     if found is not None:
         return found
     with image_lock(image):
-        found = local_image_id(api, image)  # another thread may have made it meanwhile
+        found = local_image(api, image)  # another thread may have made it meanwhile
         if found is not None:
             return found
         pull_failure = try_pull(image) if pull else "pulling disabled by the pull option"
-        found = local_image_id(api, image)
+        found = local_image(api, image)
         if found is not None:
             return found
         dockerfile = task_dir / "Dockerfile" if task_dir is not None else None
@@ -111,8 +116,10 @@ def try_pull(image: str) -> str | None:
         puller.close()
 
 
-def build_image(api: Any, image: str, task_dir: Path, build_args: Mapping[str, str]) -> str:
-    """Build ``image`` from ``task_dir/Dockerfile`` (context ``task_dir``); return its id."""
+def build_image(
+    api: Any, image: str, task_dir: Path, build_args: Mapping[str, str]
+) -> dict[str, Any]:
+    """Build ``image`` from ``task_dir/Dockerfile`` (context ``task_dir``); return its inspect."""
     logger.info("building image %s from %s", image, task_dir / "Dockerfile")
     with docker_errors(f"building image {image} from {task_dir}/Dockerfile"):
         events = api.build(
@@ -128,7 +135,7 @@ def build_image(api: Any, image: str, task_dir: Path, build_args: Mapping[str, s
         error = _build_error(events)
     if error is not None:
         raise SandboxError(f"building image {image} from {task_dir}/Dockerfile failed: {error}")
-    built = local_image_id(api, image)
+    built = local_image(api, image)
     if built is None:
         raise SandboxError(f"building image {image} from {task_dir}/Dockerfile left no image")
     return built

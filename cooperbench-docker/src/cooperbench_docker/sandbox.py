@@ -48,14 +48,15 @@ class DockerSandbox(SandboxBase):
         api = connect()
         try:
             started = time.monotonic()
-            ensure_image(api, request.image, request.task_dir, settings.build_args, settings.pull)
+            image = ensure_image(
+                api, request.image, request.task_dir, settings.build_args, settings.pull
+            )
             image_seconds = time.monotonic() - started
-            as_root = runs_as_root(api, request.image)
             container_id, deadline = start_container(api, request, settings)
         except BaseException:
             api.close()
             raise
-        sandbox = cls(api, container_id, request, deadline, as_root=as_root)
+        sandbox = cls(api, container_id, request, deadline, as_root=runs_as_root(image))
         sandbox.startup_timings["image"] = image_seconds
         return sandbox
 

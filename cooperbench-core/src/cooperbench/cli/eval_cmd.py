@@ -15,6 +15,7 @@ from cooperbench.cli.options import (
     image_template_option,
     location_options,
     selection_options,
+    test_timeout_option,
 )
 
 
@@ -27,13 +28,7 @@ from cooperbench.cli.options import (
 @backend_option
 @click.option("-c", "--concurrency", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--force", is_flag=True, help="Re-evaluate pairs that already have eval.json.")
-@click.option(
-    "--timeout",
-    type=click.IntRange(min=1),
-    default=900,
-    show_default=True,
-    help="Seconds allowed for one feature's test run.",
-)
+@test_timeout_option("--timeout")
 @image_template_option
 @build_arg_option
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")

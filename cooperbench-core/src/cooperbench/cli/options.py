@@ -9,6 +9,7 @@ import click
 
 from cooperbench.dataset import parse_features
 from cooperbench.errors import UsageError
+from cooperbench.evaluation.types import DEFAULT_TEST_TIMEOUT
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -68,6 +69,17 @@ def image_template_option(func: F) -> F:
         envvar="COOPERBENCH_IMAGE_TEMPLATE",
         help="Task image naming, e.g. 'myreg/{repo_slug}:task{task_id}'.",
     )(func)
+
+
+def test_timeout_option(flag: str) -> Callable[[F], F]:
+    """``flag`` (``--timeout`` or ``--eval-timeout``): seconds for one feature's tests."""
+    return click.option(
+        flag,
+        type=click.IntRange(min=1),
+        default=DEFAULT_TEST_TIMEOUT,
+        show_default=True,
+        help="Seconds allowed for one feature's test run.",
+    )
 
 
 def build_arg_option(func: F) -> F:

@@ -15,6 +15,7 @@ from cooperbench.cli.options import (
     image_template_option,
     location_options,
     selection_options,
+    test_timeout_option,
 )
 
 
@@ -81,13 +82,7 @@ from cooperbench.cli.options import (
     show_default=True,
     help="Pairs evaluated at the same time.",
 )
-@click.option(
-    "--eval-timeout",
-    type=click.IntRange(min=1),
-    default=900,
-    show_default=True,
-    help="Seconds allowed for one feature's test run.",
-)
+@test_timeout_option("--eval-timeout")
 @image_template_option
 @build_arg_option
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")

@@ -14,12 +14,15 @@ from cooperbench.atomic import write_json_atomic
 from cooperbench.dataset import Dataset, Task
 from cooperbench.errors import DatasetError, UsageError
 from cooperbench.evaluation.summary import build_summary, read_eval, status_of, write_summary
-from cooperbench.evaluation.types import EvalContext, EvalRequest, EvalResult
+from cooperbench.evaluation.types import (
+    DEFAULT_TEST_TIMEOUT,
+    EvalContext,
+    EvalRequest,
+    EvalResult,
+)
 from cooperbench.labels import owner_labels
 from cooperbench.logs import PairRun, discover, resolve_log_dir, run_dir
 from cooperbench.plugins import PluginManager
-
-DEFAULT_TEST_TIMEOUT = 900
 
 
 @attrs.frozen

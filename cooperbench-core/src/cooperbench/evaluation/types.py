@@ -25,6 +25,10 @@ ERROR = "error"
 SKIPPED = "skipped"
 
 
+#: Seconds one feature's test run may take unless the user says otherwise.
+DEFAULT_TEST_TIMEOUT = 900
+
+
 @attrs.frozen
 class EvalRequest:
     """One pair to evaluate: its logs, its dataset task and the image to run it in."""
@@ -32,7 +36,7 @@ class EvalRequest:
     pair: PairRun
     task: Task
     image: str
-    timeout: int = 900
+    timeout: int = DEFAULT_TEST_TIMEOUT
 
     @property
     def key(self) -> str:

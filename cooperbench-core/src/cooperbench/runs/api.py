@@ -14,7 +14,7 @@ from cooperbench.dataset import Dataset, Selection
 from cooperbench.errors import UsageError
 from cooperbench.evaluation.summary import build_summary, read_eval, status_of
 from cooperbench.evaluation.summary import write_summary as write_eval_summary
-from cooperbench.evaluation.types import EvalResult
+from cooperbench.evaluation.types import DEFAULT_TEST_TIMEOUT, EvalResult
 from cooperbench.logs import PairRun, discover, resolve_log_dir
 from cooperbench.messaging.url import RedisUrl
 from cooperbench.plugins import PluginManager
@@ -51,7 +51,7 @@ def run(
     force: bool = False,
     auto_eval: bool = True,
     eval_concurrency: int = 4,
-    eval_timeout: int = 900,
+    eval_timeout: int = DEFAULT_TEST_TIMEOUT,
     agent_config: str | Path | Mapping[str, Any] | None = None,
     agent_command: str | None = None,
     agent_timeout: int = 3600,

@@ -14,6 +14,7 @@ import attrs
 
 from cooperbench.agents.types import AgentOptions
 from cooperbench.errors import UsageError
+from cooperbench.evaluation.types import DEFAULT_TEST_TIMEOUT
 from cooperbench.messaging.url import redacted_repr
 
 SETTINGS = ("coop", "solo")
@@ -38,7 +39,7 @@ class RunConfig:
     force: bool = False
     auto_eval: bool = True
     eval_concurrency: int = 4
-    eval_timeout: int = 900
+    eval_timeout: int = DEFAULT_TEST_TIMEOUT
     #: Backend-specific sandbox options (e.g. ``{"build_args": {...}}``) for every
     #: sandbox of the run: the agents' and the evaluation's.
     sandbox_options: Mapping[str, Any] = attrs.field(factory=dict)
