@@ -47,7 +47,7 @@ from cooperbench import evaluate
 from cooperbench.evaluation.api import plan_evaluation
 from cooperbench.evaluation.patches import drop_test_files
 from cooperbench.evaluation.types import EvalRequest
-from cooperbench.plugins import PluginManager
+from cooperbench.plugin_manager import PluginManager
 
 ROOT = Path(__file__).resolve().parent.parent
 PHASES = ("image", "sandbox_start", "patch_setup", "tests", "teardown")
@@ -155,7 +155,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             "backend": "docker",
             "log_dir": logs,
             "dataset_dir": args.dataset,
-            "sandbox_options": {"build_args": {"BASE_IMAGE": args.base_image}},
+            "backend_options": {"build_args": {"BASE_IMAGE": args.base_image}},
             "plugins": PluginManager.discover(),
         }
         warm_wall, warm = run_cooperbench(options, 1)

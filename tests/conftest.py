@@ -54,11 +54,11 @@ class DemoVerdicts:
     )
 
     def evaluate_all(
-        self, folder: Path, backend: str, sandbox_options: Mapping[str, Any] | None = None
+        self, folder: Path, backend: str, backend_options: Mapping[str, Any] | None = None
     ) -> Path:
         """Evaluate every run of a fresh copy of the demo logs in ``folder``; return it."""
         from cooperbench import evaluate
-        from cooperbench.plugins import PluginManager
+        from cooperbench.plugin_manager import PluginManager
 
         logs = folder / "logs"
         shutil.copytree(DEMO_LOGS, logs, ignore=shutil.ignore_patterns("eval*.json"))
@@ -70,7 +70,7 @@ class DemoVerdicts:
                 concurrency=2,
                 log_dir=logs,
                 dataset_dir=DEMO_DATASET,
-                sandbox_options=sandbox_options,
+                backend_options=backend_options,
                 plugins=plugins,
             )
         return logs

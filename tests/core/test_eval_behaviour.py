@@ -10,7 +10,7 @@ import pytest
 
 from cooperbench import evaluate, run_patch_test
 from cooperbench.evaluation.api import plan_evaluation
-from cooperbench.plugins import PluginManager
+from cooperbench.plugin_manager import PluginManager
 
 PLUGINS = PluginManager.discover(disabled=())
 
@@ -151,3 +151,36 @@ def test_unknown_run_and_missing_dataset_are_clear(demo_logs: Path, tmp_path: Pa
         plan_evaluation("nope", log_dir=demo_logs, dataset_dir=tmp_path)
     with pytest.raises(DatasetError, match="--dataset-dir"):
         plan_evaluation("gold", log_dir=demo_logs, dataset_dir=tmp_path / "missing")
+
+
+def test_merged_diff_is_recorded_whole_when_the_output_cap_cuts_it(
+    demo_logs: Path, demo_dataset: Path
+) -> None:
+    import attrs
+
+    from cooperbench.evaluation.api import plan_evaluation
+    from cooperbench.plugin import (
+        EvalContext,
+        LocalSandbox,
+        eval_sandbox_request,
+        evaluate_pair,
+    )
+
+    plan = plan_evaluation(
+        "gold",
+        log_dir=demo_logs,
+        dataset_dir=demo_dataset,
+        repo="demo_ledger_task",
+        features=(1, 2),
+    )
+    [request] = [r for r in plan.requests if r.pair.setting == "coop"]
+    context = EvalContext(create_sandbox=LocalSandbox.create)
+    diffs = []
+    for limit in (1024, 16 * 1024 * 1024):
+        sandbox_request = attrs.evolve(eval_sandbox_request(request, context), output_limit=limit)
+        with LocalSandbox.create(sandbox_request) as sandbox:
+            result = evaluate_pair(sandbox, request)
+        assert result.merge is not None and result.merge.status == "clean"
+        diffs.append(result.merge.diff)
+    assert len(diffs[1]) > 1024
+    assert diffs[0] == diffs[1]

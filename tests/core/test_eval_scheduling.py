@@ -14,7 +14,7 @@ import pytest
 from cooperbench import evaluate
 from cooperbench.local.sandbox import LocalSandbox
 from cooperbench.markers import hookimpl
-from cooperbench.plugins import PluginManager
+from cooperbench.plugin_manager import PluginManager
 from cooperbench.sandbox import SandboxRequest
 
 
@@ -30,9 +30,7 @@ class Recorder:
 
     def plugin(self) -> types.SimpleNamespace:
         @hookimpl
-        def create_sandbox(backend: str, request: SandboxRequest) -> Any:
-            if backend != "recording":
-                return None
+        def create_sandbox(request: SandboxRequest) -> Any:
             sandbox = LocalSandbox.create(request)
             pair = request.labels["cooperbench.pair"]
             original = sandbox.terminate

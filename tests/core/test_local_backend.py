@@ -1,7 +1,10 @@
-"""Local-backend behaviour beyond the shared contract: tasks and path mapping."""
+"""Local-backend behaviour beyond the shared contract: tasks, path mapping, pipes."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import threading
 import time
@@ -12,7 +15,7 @@ import pytest
 
 from cooperbench import get_backend
 from cooperbench.errors import SandboxError, SandboxTerminatedError
-from cooperbench.plugins import PluginManager
+from cooperbench.plugin_manager import PluginManager
 
 
 @pytest.fixture
@@ -94,3 +97,26 @@ def test_commands_started_while_terminating_do_not_outlive_the_sandbox(local) ->
     time.sleep(0.2)
     left = subprocess.run(["pgrep", "-f", f"sleep {seconds}"], capture_output=True, text=True)
     assert left.stdout.strip() == ""
+
+
+def test_output_printed_before_a_timeout_is_kept(local) -> None:
+    with local.create_sandbox("ignored") as sandbox:
+        result = sandbox.exec("sh", "-c", "echo before; echo oops >&2; sleep 60", timeout=1)
+    assert result.timed_out
+    assert (result.stdout_read(), result.stderr_read()) == ("before\n", "oops\n")
+
+
+def test_a_process_holding_the_pipes_does_not_hang_the_call(local) -> None:
+    # A descendant in its own session survives the kill of the process group and keeps
+    # the output pipes open: the call gives up on them after the drain period.
+    with local.create_sandbox("ignored") as sandbox:
+        script = "setsid sleep 60 & echo $! > /tmp/cooperbench/held.pid; echo started"
+        started = time.monotonic()
+        result = sandbox.exec("sh", "-c", script, timeout=1)
+        elapsed = time.monotonic() - started
+        held = int(sandbox.read_file("/tmp/cooperbench/held.pid"))
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(held, signal.SIGKILL)
+    assert result.timed_out
+    assert result.stdout_read() == "started\n"
+    assert elapsed < 15, f"the call took {elapsed:.1f}s"

@@ -14,11 +14,10 @@ from pathlib import Path
 import pytest
 
 from cooperbench.errors import MessagingConnectionError, MessagingError
-from cooperbench.local import plugin
 from cooperbench.messaging.resp import connect
 from cooperbench.messaging.types import MessagingRequest, MessagingSession
 from cooperbench.messaging.url import RedisUrl
-from cooperbench.plugins import PluginManager
+from cooperbench.plugin_manager import PluginManager
 
 
 def setup(git: bool = False, redis_url: str | None = None) -> MessagingSession:
@@ -123,8 +122,3 @@ def test_missing_redis_server_says_what_to_do(
     assert str(caught.value) == (
         "redis-server not found; install it (apt-get install redis-server) or pass --redis URL"
     )
-
-
-def test_other_backends_are_not_answered() -> None:
-    request = MessagingRequest(run_id="r", agent_ids=("a", "b"))
-    assert plugin.setup_messaging(backend="docker", request=request) is None

@@ -14,10 +14,11 @@ import pytest
 
 from cooperbench import get_backend
 from cooperbench.errors import MessagingError, UsageError
-from cooperbench.messaging.install import TOOLS_DIR, install_tools
+from cooperbench.messaging.install import install_tools
 from cooperbench.messaging.types import MessagingRequest, MessagingSession
-from cooperbench.plugins import PluginManager
+from cooperbench.plugin_manager import PluginManager
 from cooperbench.sandbox import ExecResult, Sandbox
+from cooperbench.sandbox_paths import TOOLS_DIR
 
 AGENTS = ("agent1", "agent2")
 REPO = "/workspace/repo"

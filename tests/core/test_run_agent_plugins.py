@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 
 from cooperbench import run
-from cooperbench.agents.registry import UnknownAgentError
+from cooperbench.agents.registry import AgentRegistry
 from cooperbench.agents.types import SUBMITTED, AgentResult, AgentTask
-from cooperbench.errors import PluginLoadError
-from cooperbench.plugins import PluginManager
+from cooperbench.errors import PluginLoadError, UnknownAgentError
 
 ROOT = Path(__file__).resolve().parents[2]
 DATASET = ROOT / "examples" / "dataset"
@@ -38,8 +37,8 @@ def test_broken_agent_is_reported_and_others_still_load(
 ) -> None:
     install_fake_distribution(tmp_path, "echo = fake_agent_mod:Echo\nbroken = no_such_module_xyz\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    plugins = PluginManager.discover(disabled=())
-    infos = {info.name: info for info in plugins.agent_plugins()}
+    agents = AgentRegistry.discover(disabled=())
+    infos = {info.name: info for info in agents.infos()}
     assert infos["echo"].loaded and infos["echo"].dist_name == "cooperbench-fake-agents"
     assert infos["echo"].dist_version == "1.2.3"
     assert infos["broken"].state == "broken" and "no_such_module_xyz" in (
@@ -47,15 +46,15 @@ def test_broken_agent_is_reported_and_others_still_load(
     )
     assert infos["gold"].loaded and infos["command"].loaded
     with pytest.raises(PluginLoadError, match="cooperbench-fake-agents"):
-        plugins.require_agent("broken")
+        agents.require("broken")
     with pytest.raises(UnknownAgentError, match="installed: command, echo, gold"):
-        plugins.require_agent("nope")
+        agents.require("nope")
 
 
 def test_disabled_agents_cannot_be_chosen() -> None:
-    plugins = PluginManager.discover(disabled={"gold"})
+    agents = AgentRegistry.discover(disabled={"gold"})
     with pytest.raises(PluginLoadError, match="COOPERBENCH_DISABLED_PLUGINS"):
-        plugins.require_agent("gold")
+        agents.require("gold")
 
 
 class Recorder:
@@ -78,9 +77,9 @@ class Recorder:
 
 
 def test_agent_gets_its_task_model_config_and_endpoints(tmp_path: Path) -> None:
-    plugins = PluginManager.discover(disabled=())
+    agents = AgentRegistry.discover(disabled=())
     recorder = Recorder()
-    plugins.register_agent("recorder", recorder)
+    agents.register("recorder", recorder)
     config = tmp_path / "agent.toml"
     config.write_text("temperature = 0.5\n[limits]\nsteps = 7\n")
     run(
@@ -94,7 +93,7 @@ def test_agent_gets_its_task_model_config_and_endpoints(tmp_path: Path) -> None:
         dataset_dir=DATASET,
         log_dir=tmp_path / "logs",
         auto_eval=False,
-        plugins=plugins,
+        agents=agents,
     )
     by_id = {task.agent_id: task for task in recorder.tasks}
     assert set(by_id) == {"agent1", "agent2"}

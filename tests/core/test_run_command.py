@@ -99,3 +99,36 @@ def test_command_agent_needs_a_command(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="--agent-command"):
         run("none", task=0, features=[1, 2], agent="command", dataset_dir=DATASET, log_dir=tmp_path)
     assert not (tmp_path / "none").exists()
+
+
+def test_command_output_goes_to_logs_and_its_end_to_the_trajectory(tmp_path: Path) -> None:
+    # 5 MB on stdout and a long stderr: the trajectory and the error keep only their ends.
+    noisy = (
+        "head -c 5000000 /dev/zero | tr '\\0' x; echo; echo LAST-OUT;"
+        " head -c 100000 /dev/zero | tr '\\0' e >&2; echo >&2; echo LAST-ERR >&2; exit 4"
+    )
+    run(
+        "noisy",
+        task=0,
+        features=[1, 2],
+        agent="command",
+        agent_command=noisy,
+        dataset_dir=DATASET,
+        log_dir=tmp_path,
+        auto_eval=False,
+        messaging=False,
+    )
+    pair = tmp_path / "noisy" / PAIR
+    failed = load(pair / "result.json")["agents"]["agent1"]
+    assert failed["status"] == "Error"
+    assert "status 4" in failed["error"] and failed["error"].endswith("LAST-ERR")
+    assert len(failed["error"]) < 2100
+    entry = load(pair / "agent1_traj.json")["trajectory"][0]
+    assert entry["command"][:2] == ["sh", "-c"] and entry["exit_code"] == 4
+    assert entry["stdout"].startswith("...") and entry["stdout"].endswith("x\nLAST-OUT\n")
+    assert len(entry["stdout"]) <= 4003
+    assert entry["stdout_bytes"] == 5_000_000 + len("\nLAST-OUT\n")
+    assert entry["stderr_bytes"] == 100_000 + len("\nLAST-ERR\n")
+    assert entry["stdout_log"].startswith("/tmp/cooperbench/")
+    # The logs live outside the repository, so they are not part of the patch.
+    assert "command.stdout.log" not in (pair / "agent1.patch").read_text()

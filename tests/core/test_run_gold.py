@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from cooperbench import run
-from cooperbench.plugins import PluginManager
+from cooperbench.plugin_manager import PluginManager
 
 ROOT = Path(__file__).resolve().parents[2]
 DATASET = ROOT / "examples" / "dataset"

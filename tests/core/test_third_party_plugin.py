@@ -63,6 +63,44 @@ def test_listed_with_distribution_and_broken_one_reported(plugin_env: Path) -> N
     assert rows["broken"]["state"] == "broken"
     assert "kubernetes" in rows["broken"]["detail"]
     assert rows["local"]["state"] == "usable"
+    assert rows["example"]["hooks"] == ["backend_options", "check_backend", "create_sandbox"]
+
+
+def test_its_options_are_listed_and_reach_its_sandboxes(plugin_env: Path) -> None:
+    listing = run(plugin_env, "cooperbench", "backends", "--options", "example", "--json")
+    assert listing.returncode == 0, listing.stderr
+    assert json.loads(listing.stdout) == [
+        {
+            "name": "greeting",
+            "type": "str",
+            "default": "hello",
+            "help": "Text the sandbox's README starts with.",
+        }
+    ]
+    code = (
+        "from cooperbench import get_backend\n"
+        "with get_backend('example').create_sandbox('any', options={'greeting': 'hi'}) as sb:\n"
+        "    print(sb.read_file('README').decode(), end='')\n"
+    )
+    done = run(plugin_env, "python", "-c", code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "hi\n"
+    wrong = run(
+        plugin_env,
+        "cooperbench",
+        "eval",
+        "-n",
+        "x",
+        "--backend",
+        "example",
+        "--backend-option",
+        "colour=red",
+    )
+    assert wrong.returncode == 2
+    assert wrong.stderr == (
+        "error: backend 'example' has no option 'colour' (its options: greeting); "
+        "see 'cooperbench backends --options example'\n"
+    )
 
 
 def test_selectable_by_name(plugin_env: Path) -> None:

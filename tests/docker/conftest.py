@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from cooperbench.backend import Backend, get_backend
-from cooperbench.plugins import PluginManager
+from cooperbench.plugin_manager import PluginManager
 from cooperbench.sandbox import Sandbox
 
 BASE_IMAGE = "cooperbench/base:latest"

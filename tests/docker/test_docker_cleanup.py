@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from cooperbench import labels as cb_labels
-from cooperbench.plugins import PluginManager
+from cooperbench.plugin_manager import PluginManager
 
 pytestmark = pytest.mark.docker
 

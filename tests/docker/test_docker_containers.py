@@ -96,6 +96,24 @@ def test_bad_option_is_a_usage_error(make_sandbox: MakeSandbox) -> None:
         make_sandbox(options={"memory": "lots"})
     with pytest.raises(UsageError, match="pids_limit"):
         make_sandbox(options={"pids_limit": "many"})
+    with pytest.raises(UsageError, match="has no option 'cpu' \\(its options: build_args, cpus"):
+        make_sandbox(options={"cpu": 1})
+
+
+def test_more_cpus_than_the_engine_has_is_refused(api: Any, make_sandbox: MakeSandbox) -> None:
+    too_many = int(api.info()["NCPU"]) + 1
+    with pytest.raises(
+        UsageError, match=f"{too_many} CPUs asked for, but the Docker engine's host"
+    ):
+        make_sandbox(options={"cpus": too_many})
+
+
+def test_zero_removes_limits_and_text_values_are_typed(api: Any, make_sandbox: MakeSandbox) -> None:
+    sandbox = make_sandbox(options={"cpus": "0", "memory": "0", "pids_limit": "0"})
+    config = host_config(api, sandbox)
+    assert config["NanoCpus"] == 0
+    assert config["Memory"] == 0
+    assert config["PidsLimit"] in (None, 0, -1)
 
 
 def test_environment_and_workdir(make_sandbox: MakeSandbox) -> None:

@@ -12,6 +12,8 @@ import pytest
 
 from cooperbench.backend import Backend
 from cooperbench.errors import BackendUnavailableError, SandboxError
+from cooperbench.plugin_manager import PluginManager
+from cooperbench.sandbox import SandboxRequest
 from cooperbench_docker.client import unreachable_error
 
 pytestmark = pytest.mark.docker
@@ -62,10 +64,12 @@ def test_permission_denied_says_to_join_the_docker_group() -> None:
     assert "docker group" in str(error)
 
 
-def test_daemon_refusal_is_a_one_line_sandbox_error(docker_backend: Backend) -> None:
-    # More CPUs than any host has: the daemon rejects the container.
+def test_daemon_refusal_is_a_one_line_sandbox_error() -> None:
+    # More CPUs than any host has, asked for past the option check (as a plugin calling
+    # the hook directly would): the daemon rejects the container.
+    request = SandboxRequest(image="cooperbench/base:latest", options={"cpus": 100000})
     with pytest.raises(SandboxError) as raised:
-        docker_backend.create_sandbox("cooperbench/base:latest", options={"cpus": 100000})
+        PluginManager.discover(disabled=()).create_sandbox("docker", request)
     assert "\n" not in str(raised.value)
     assert "CPU" in str(raised.value)
 
@@ -73,7 +77,7 @@ def test_daemon_refusal_is_a_one_line_sandbox_error(docker_backend: Backend) -> 
 def test_importing_the_plugin_does_not_import_the_sdk() -> None:
     code = (
         "import sys\n"
-        "from cooperbench.plugins import PluginManager\n"
+        "from cooperbench.plugin_manager import PluginManager\n"
         "manager = PluginManager.discover(disabled=())\n"
         "assert 'docker' in manager.backend_names(), manager.plugins()\n"
         "assert 'docker' not in sys.modules, 'plugin discovery imported the docker SDK'\n"

@@ -1,4 +1,4 @@
-"""Batched writes: one archive for many files, with what one-by-one writes would give."""
+"""Files through Docker's archive API: batched writes, and what a non-root user may read."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
+from cooperbench.errors import SandboxIsADirectoryError
 from cooperbench.sandbox import Sandbox
+from cooperbench.testing.conformance import check_unreadable_files_raise
 from cooperbench_docker import sandbox as docker_sandbox
 
 pytestmark = pytest.mark.docker
@@ -85,3 +87,39 @@ def test_non_root_user_owns_the_directories_it_gets(
     assert made.ok, made.stderr_read()
     assert made.stdout_read().split() == ["runner", "runner"]
     assert sandbox.read_file("/tmp/cooperbench/b") == b"b"
+
+
+def test_non_root_user_reads_only_what_it_may(
+    make_sandbox: MakeSandbox, non_root_image: str
+) -> None:
+    # The archive API reads as root; the sandbox's reads must not.
+    sandbox = make_sandbox(image=non_root_image, workdir="/home/runner")
+    assert sandbox.exec("id", "-u").stdout_read().strip() != "0"
+    check_unreadable_files_raise(sandbox)
+    sandbox.write_file("mine.txt", "readable")
+    assert sandbox.read_file("mine.txt") == b"readable"
+    assert sandbox.read_file("/etc/hostname")  # root's, but readable by everyone
+
+
+def test_reading_a_directory_transfers_nothing(make_sandbox: MakeSandbox) -> None:
+    sandbox = make_sandbox()
+    sandbox.exec("sh", "-c", "mkdir -p tree && head -c 50000000 /dev/zero > tree/big")
+    reads = []
+    get_archive = sandbox._api.get_archive  # type: ignore[attr-defined]
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        chunks, stat = get_archive(*args, **kwargs)
+        consumed: list[int] = []
+        reads.append(consumed)
+
+        def counting() -> Any:
+            for chunk in chunks:
+                consumed.append(len(chunk))
+                yield chunk
+
+        return counting(), stat
+
+    sandbox._api.get_archive = counted  # type: ignore[attr-defined]
+    with pytest.raises(SandboxIsADirectoryError):
+        sandbox.read_file("tree")
+    assert reads and sum(reads[0]) == 0

@@ -13,7 +13,7 @@ from cooperbench import labels as cb_labels
 from cooperbench.messaging.install import install_tools
 from cooperbench.messaging.types import MessagingRequest, MessagingSession
 from cooperbench.messaging.url import RedisUrl
-from cooperbench.plugins import PluginManager
+from cooperbench.plugin_manager import PluginManager
 from cooperbench.sandbox import ExecResult, Sandbox
 
 pytestmark = pytest.mark.docker

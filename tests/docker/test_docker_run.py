@@ -70,3 +70,37 @@ def test_bad_build_arg_is_one_line(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].startswith("error:")
     assert "KEY=VALUE" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_backend_options_are_checked_before_any_work(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    for option, message in (
+        ("cpus=many", "backend option cpus='many': not a number"),
+        ("cpus=4096", "backend option cpus: 4096 CPUs asked for, but the Docker engine's host has"),
+        ("colour=red", "backend 'docker' has no option 'colour'"),
+    ):
+        done = subprocess.run(
+            [
+                *CLI,
+                "run",
+                "--backend",
+                "docker",
+                "--backend-option",
+                option,
+                "--dataset-dir",
+                str(DEMO_DATASET),
+                "--log-dir",
+                str(logs),
+                "-t",
+                "0",
+                "-f",
+                "1,2",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.startswith(f"error: {message}"), done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
+        assert not logs.exists()

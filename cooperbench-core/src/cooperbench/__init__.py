@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from cooperbench.backend import Backend, get_backend
 from cooperbench.errors import CooperbenchError
 from cooperbench.markers import hookimpl, hookspec
-from cooperbench.plugins import PluginManager
+from cooperbench.plugin_manager import PluginManager
 from cooperbench.sandbox import ExecResult, Sandbox, SandboxRequest
 
 if TYPE_CHECKING:

@@ -6,19 +6,21 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import attrs
-
 from cooperbench.backend_status import BackendStatus
-from cooperbench.plugins import PluginManager
+from cooperbench.exec_output import DEFAULT_OUTPUT_LIMIT
+from cooperbench.plugin_manager import PluginManager
 from cooperbench.sandbox import DEFAULT_SANDBOX_TIMEOUT, DEFAULT_WORKDIR, Sandbox, SandboxRequest
 
 
-@attrs.frozen
 class Backend:
-    """A selected backend: a name resolved through plugin discovery."""
+    """A selected backend: a name resolved through plugin discovery, and its plugins."""
 
-    name: str
-    plugins: PluginManager
+    def __init__(self, name: str, plugins: PluginManager) -> None:
+        self.name = name
+        self._plugins = plugins
+
+    def __repr__(self) -> str:
+        return f"Backend({self.name!r})"
 
     def create_sandbox(
         self,
@@ -31,8 +33,16 @@ class Backend:
         env: Mapping[str, str] | None = None,
         labels: Mapping[str, str] | None = None,
         options: Mapping[str, Any] | None = None,
+        output_limit: int = DEFAULT_OUTPUT_LIMIT,
     ) -> Sandbox:
-        """Start a sandbox from ``image`` that stops itself after ``timeout`` seconds."""
+        """Start a sandbox from ``image`` that stops itself after ``timeout`` seconds.
+
+        ``options`` are the backend's own options (``cooperbench backends --options
+        NAME``); an unknown or ill-typed one raises
+        :class:`~cooperbench.errors.UsageError` before anything starts.
+        ``output_limit`` is how many bytes of each output stream of one command are
+        kept (the head and the tail; ``ExecResult.stdout_dropped`` counts the rest).
+        """
         request = SandboxRequest(
             image=image,
             timeout=timeout,
@@ -41,13 +51,14 @@ class Backend:
             network=network,
             env=env or {},
             labels=labels or {},
-            options=options or {},
+            options=self._plugins.resolve_options(self.name, options or {}),
+            output_limit=output_limit,
         )
-        return self.plugins.create_sandbox(self.name, request)
+        return self._plugins.create_sandbox(self.name, request)
 
     def check(self) -> BackendStatus:
         """Whether this backend can work on this machine right now."""
-        return self.plugins.check_backend(self.name)
+        return self._plugins.check_backend(self.name)
 
 
 def get_backend(name: str, plugins: PluginManager | None = None) -> Backend:

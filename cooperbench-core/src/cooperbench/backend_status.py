@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import attrs
 
+#: The words ``cooperbench backends`` shows for a backend that loaded.
+USABLE = "usable"
+UNUSABLE = "unusable"
+
 
 @attrs.frozen
 class BackendStatus:
@@ -14,3 +18,8 @@ class BackendStatus:
 
     usable: bool
     detail: str = ""
+
+    @property
+    def state(self) -> str:
+        """``usable`` or ``unusable``, as ``cooperbench backends`` shows it."""
+        return USABLE if self.usable else UNUSABLE

@@ -170,7 +170,7 @@ class Dataset:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             return [_subset_entry(item) for item in data["tasks"]]
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, DatasetError) as exc:
             raise DatasetError(f"subset file {path} is malformed: {exc}") from exc
 
     def _load_task(self, repo: str, task_id: int, task_dir: Path) -> Task:
@@ -235,11 +235,11 @@ def _subset_entry(item: dict[str, object]) -> SubsetEntry:
     pairs = None
     if raw_pairs is not None:
         if not isinstance(raw_pairs, list):
-            raise TypeError("pairs must be a list")
+            raise DatasetError("pairs must be a list")
         pairs = tuple(tuple(sorted(int(f) for f in pair)) for pair in raw_pairs)
     task_id = item["task_id"]
     if not isinstance(task_id, (int, str)):
-        raise TypeError("task_id must be an integer")
+        raise DatasetError("task_id must be an integer")
     return SubsetEntry(str(item["repo"]), int(task_id), pairs)
 
 

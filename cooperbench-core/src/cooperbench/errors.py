@@ -7,6 +7,9 @@ say what to do next, because the CLI prints them as the single line a user sees.
 
 from __future__ import annotations
 
+#: ``error_kind`` of a failure of the harness or backend (see :class:`InfrastructureError`).
+INFRASTRUCTURE = "infrastructure"
+
 
 class CooperbenchError(Exception):
     """Root of every error cooperbench raises on purpose."""
@@ -29,6 +32,16 @@ class UnknownBackendError(CooperbenchError, LookupError):
 
 class PluginLoadError(CooperbenchError, ImportError):
     """A plugin is installed but could not be loaded, or it is disabled."""
+
+    exit_code = 2
+
+
+class PluginConflictError(PluginLoadError):
+    """Two installed distributions register the same plugin name."""
+
+
+class UnknownAgentError(CooperbenchError, LookupError):
+    """No installed plugin provides the requested agent."""
 
     exit_code = 2
 
@@ -65,6 +78,21 @@ class SandboxTimeoutError(SandboxError, TimeoutError):
     """A sandbox operation did not finish within its time limit."""
 
 
+class InfrastructureError(CooperbenchError, RuntimeError):
+    """The harness or backend failed, not the agents: the pair is retried by the next eval.
+
+    ``kind`` is recorded as eval.json's ``error_kind``.
+    """
+
+    def __init__(self, message: str, kind: str = INFRASTRUCTURE) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class AgentError(CooperbenchError, RuntimeError):
+    """An agent plugin broke its contract (returned no ``AgentResult``, no patch)."""
+
+
 class PatchError(CooperbenchError, ValueError):
     """A patch is malformed and cannot be processed."""
 
@@ -75,3 +103,11 @@ class MessagingError(CooperbenchError, RuntimeError):
 
 class MessagingConnectionError(MessagingError, ConnectionError):
     """Redis cannot be reached at the given URL (wrong address, server down, bad password)."""
+
+
+class SandboxIsADirectoryError(SandboxError, IsADirectoryError):
+    """A path read from a sandbox as a file is a directory there."""
+
+
+class SandboxPermissionError(SandboxError, PermissionError):
+    """The sandbox's user may not read a file (its mode or a parent directory forbids it)."""

@@ -4,7 +4,7 @@ A sandbox is an isolated place where cooperbench runs commands: a container, a c
 sandbox, or (for the ``local`` backend) a private directory on the host. Core consumes
 sandboxes only through the :class:`Sandbox` protocol; :class:`SandboxBase` gives
 backends the parts that are the same everywhere (context-manager use, idempotent
-terminate, use-after-terminate errors).
+terminate, use-after-terminate errors, the output limit).
 """
 
 from __future__ import annotations
@@ -18,12 +18,23 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-from cooperbench.errors import SandboxTerminatedError
+from cooperbench.errors import SandboxTerminatedError, UsageError
+from cooperbench.exec_output import DEFAULT_OUTPUT_LIMIT, check_output_limit
 
 #: Default lifetime cap of a sandbox, in seconds.
 DEFAULT_SANDBOX_TIMEOUT = 600
 #: Default working directory inside a sandbox.
 DEFAULT_WORKDIR = "/workspace"
+
+__all__ = [
+    "DEFAULT_OUTPUT_LIMIT",
+    "DEFAULT_SANDBOX_TIMEOUT",
+    "DEFAULT_WORKDIR",
+    "ExecResult",
+    "Sandbox",
+    "SandboxBase",
+    "SandboxRequest",
+]
 
 
 def _frozen_mapping(value: Mapping[str, str] | None) -> Mapping[str, str]:
@@ -36,6 +47,10 @@ class ExecResult:
 
     ``returncode`` is the command's exit status (``-9``/``137``-style values when it was
     killed); ``timed_out`` says it was killed because its time limit passed.
+
+    Each stream holds at most the sandbox's output limit: beyond it, the start and the
+    end of the stream are kept with one marker line between them, and
+    ``stdout_dropped``/``stderr_dropped`` count the bytes left out.
     """
 
     returncode: int
@@ -43,6 +58,8 @@ class ExecResult:
     stderr: bytes = b""
     timed_out: bool = False
     duration: float = 0.0
+    stdout_dropped: int = 0
+    stderr_dropped: int = 0
 
     def stdout_read(self) -> str:
         """The standard output, decoded as UTF-8 (undecodable bytes replaced)."""
@@ -57,6 +74,11 @@ class ExecResult:
         """True when the command exited 0 within its time limit."""
         return self.returncode == 0 and not self.timed_out
 
+    @property
+    def truncated(self) -> bool:
+        """True when part of stdout or stderr was dropped for the output limit."""
+        return self.stdout_dropped > 0 or self.stderr_dropped > 0
+
 
 @attrs.frozen
 class SandboxRequest:
@@ -68,7 +90,8 @@ class SandboxRequest:
     is for a task; backends use it to build the image (Docker) or to materialize the
     workspace (``local``). ``labels`` name the run that owns the sandbox. ``options``
     carries backend-specific settings (resource limits, build arguments) that other
-    backends ignore.
+    backends ignore. ``output_limit`` is how many bytes of each stream of a command
+    :meth:`Sandbox.exec` keeps (see :class:`ExecResult`).
     """
 
     image: str
@@ -79,6 +102,11 @@ class SandboxRequest:
     env: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_mapping)
     labels: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_mapping)
     options: Mapping[str, Any] = attrs.field(factory=dict, converter=dict)
+    output_limit: int = attrs.field(default=DEFAULT_OUTPUT_LIMIT)
+
+    @output_limit.validator
+    def _check_output_limit(self, _attribute: attrs.Attribute[int], value: int) -> None:
+        check_output_limit(value)
 
 
 @runtime_checkable
@@ -106,7 +134,10 @@ class Sandbox(Protocol):
 
         ``timeout`` kills the command and every process it started once it passes, and
         the call returns promptly with ``timed_out=True``. ``env`` adds variables for
-        this command only; ``cwd`` defaults to :attr:`workdir`.
+        this command only; ``cwd`` defaults to :attr:`workdir`, and one that does not
+        exist raises :class:`~cooperbench.errors.SandboxError`. A command that cannot be
+        run is a result, not an exception: 127 when missing, 126 when not executable.
+        Output beyond the output limit is dropped from the middle of each stream.
         """
         ...
 
@@ -117,7 +148,10 @@ class Sandbox(Protocol):
     def read_file(self, path: str) -> bytes:
         """Read a file of any size from the sandbox.
 
-        Raises :class:`~cooperbench.errors.SandboxFileNotFoundError` if it is missing.
+        Raises :class:`~cooperbench.errors.SandboxFileNotFoundError` if it is missing,
+        :class:`~cooperbench.errors.SandboxIsADirectoryError` if it is a directory and
+        :class:`~cooperbench.errors.SandboxPermissionError` if the sandbox's user may
+        not read it.
         """
         ...
 
@@ -148,12 +182,17 @@ class SandboxBase(ABC):
     Subclasses implement the ``_do_*`` methods; this class guarantees that
     :meth:`terminate` runs the backend's teardown exactly once (also from several
     threads, as an interrupted evaluation does), and that any use after it raises
-    :class:`~cooperbench.errors.SandboxTerminatedError`.
+    :class:`~cooperbench.errors.SandboxTerminatedError`. Backends pass the request's
+    ``output_limit`` and cap each stream of a command with
+    :class:`~cooperbench.exec_output.CappedOutput` at :attr:`output_limit`.
     """
 
-    def __init__(self, sandbox_id: str, workdir: str) -> None:
+    def __init__(
+        self, sandbox_id: str, workdir: str, *, output_limit: int = DEFAULT_OUTPUT_LIMIT
+    ) -> None:
         self._id = sandbox_id
         self._workdir = workdir
+        self._output_limit = check_output_limit(output_limit)
         self._terminated = False
         self._terminate_lock = threading.Lock()
         #: Seconds spent in named phases of creating this sandbox (e.g. ``image``);
@@ -171,6 +210,11 @@ class SandboxBase(ABC):
         return self._workdir
 
     @property
+    def output_limit(self) -> int:
+        """Bytes of each output stream of a command that :meth:`exec` keeps."""
+        return self._output_limit
+
+    @property
     def terminated(self) -> bool:
         """True once :meth:`terminate` has been called."""
         return self._terminated
@@ -185,7 +229,7 @@ class SandboxBase(ABC):
         """Run ``args`` in the sandbox; see :meth:`Sandbox.exec`."""
         self._check_alive()
         if not args:
-            raise ValueError("exec needs a command")
+            raise UsageError("exec needs a command: pass the program and its arguments")
         return self._do_exec(list(args), timeout=timeout, env=dict(env or {}), cwd=cwd)
 
     def write_file(self, path: str, data: bytes | str) -> None:

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from cooperbench import labels as cb_labels
+from cooperbench.plugin import labels as cb_labels
 from cooperbench_docker.client import connect, docker_errors, explain
 from cooperbench_docker.container import remove_container
 

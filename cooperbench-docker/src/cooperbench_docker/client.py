@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from cooperbench.errors import (
+from cooperbench.plugin import (
     BackendUnavailableError,
     CooperbenchError,
     SandboxError,

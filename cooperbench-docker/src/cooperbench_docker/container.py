@@ -14,8 +14,8 @@ import time
 import uuid
 from typing import Any
 
-from cooperbench import labels as cb_labels
-from cooperbench.sandbox import SandboxRequest
+from cooperbench.plugin import SandboxRequest
+from cooperbench.plugin import labels as cb_labels
 from cooperbench_docker.client import docker_errors, is_conflict, is_not_found
 from cooperbench_docker.options import ContainerSettings
 

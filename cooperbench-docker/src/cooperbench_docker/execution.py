@@ -8,7 +8,8 @@ second exec kills, as root, every process of that session or process group and e
 process carrying the token (which also catches children that started their own
 session), repeating until none is left. Output is read from the exec's own connection
 with deadlines, so the caller returns promptly even when something still holds the
-output pipes.
+output pipes, and into capped buffers, so a command that prints gigabytes costs the
+harness no more than the sandbox's output limit.
 """
 
 from __future__ import annotations
@@ -22,8 +23,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from cooperbench.errors import SandboxError
-from cooperbench.sandbox import ExecResult
+from cooperbench.plugin import DEFAULT_OUTPUT_LIMIT, CappedOutput, ExecResult, SandboxError
 
 #: Exit status reported for a command killed at its time limit (128 + SIGKILL).
 KILLED_STATUS = 137
@@ -72,16 +72,19 @@ _STDERR = 2
 
 
 class ExecStream:
-    """Reads one exec's multiplexed stdout/stderr from its connection, with deadlines."""
+    """Reads one exec's multiplexed stdout/stderr from its connection, with deadlines.
 
-    def __init__(self, connection: Any) -> None:
+    Each stream keeps at most ``output_limit`` bytes (its start and its end).
+    """
+
+    def __init__(self, connection: Any, output_limit: int = DEFAULT_OUTPUT_LIMIT) -> None:
         self._connection = connection
         # For a Unix socket the SDK hands back a SocketIO around the real socket; for
         # TLS the SSL socket; for SSH a channel. Read the innermost object.
         self._socket: Any = getattr(connection, "_sock", connection)
         self._buffer = bytearray()
-        self.stdout = bytearray()
-        self.stderr = bytearray()
+        self.stdout = CappedOutput(output_limit)
+        self.stderr = CappedOutput(output_limit)
         self.ended = False
 
     def read_until(self, deadline: float) -> bool:
@@ -117,17 +120,30 @@ class ExecStream:
         pending = getattr(self._socket, "pending", None)  # TLS may hold decrypted bytes
         return bool(pending()) if callable(pending) else False
 
+    def result(self, returncode: int, *, started: float, timed_out: bool = False) -> ExecResult:
+        """What the command produced, as an :class:`~cooperbench.sandbox.ExecResult`."""
+        return ExecResult(
+            returncode,
+            self.stdout.render(),
+            self.stderr.render(),
+            timed_out=timed_out,
+            duration=time.monotonic() - started,
+            stdout_dropped=self.stdout.dropped,
+            stderr_dropped=self.stderr.dropped,
+        )
+
     def _feed(self, chunk: bytes) -> None:
         self._buffer += chunk
         offset = 0
-        while len(self._buffer) - offset >= _HEADER.size:
-            kind, size = _HEADER.unpack_from(self._buffer, offset)
-            end = offset + _HEADER.size + size
-            if len(self._buffer) < end:
-                break
-            target = self.stderr if kind == _STDERR else self.stdout
-            target += self._buffer[offset + _HEADER.size : end]
-            offset = end
+        with memoryview(self._buffer) as view:
+            while len(view) - offset >= _HEADER.size:
+                kind, size = _HEADER.unpack_from(view, offset)
+                end = offset + _HEADER.size + size
+                if len(view) < end:
+                    break
+                target = self.stderr if kind == _STDERR else self.stdout
+                target.append(view[offset + _HEADER.size : end])
+                offset = end
         del self._buffer[:offset]
 
 
@@ -150,6 +166,7 @@ def start_exec(
     env: Mapping[str, str] | None = None,
     workdir: str | None = None,
     user: str = "",
+    output_limit: int = DEFAULT_OUTPUT_LIMIT,
 ) -> tuple[str, ExecStream]:
     """Start ``command`` in the container; return the exec id and its output stream."""
     exec_id = api.exec_create(
@@ -163,7 +180,7 @@ def start_exec(
         workdir=workdir,
         user=user,
     )["Id"]
-    return exec_id, ExecStream(api.exec_start(exec_id, socket=True))
+    return exec_id, ExecStream(api.exec_start(exec_id, socket=True), output_limit)
 
 
 def exit_code(api: Any, exec_id: str, wait: float = 5.0) -> int:
@@ -186,11 +203,13 @@ def run_command(
     env: Mapping[str, str],
     workdir: str,
     limit: float,
+    output_limit: int = DEFAULT_OUTPUT_LIMIT,
 ) -> ExecResult:
     """Run ``args`` (no shell) for at most ``limit`` seconds and collect what it did.
 
     On timeout the command and everything it started are killed and the result has
-    ``timed_out=True`` and status 137. Docker SDK errors propagate to the caller.
+    ``timed_out=True`` and status 137. Each output stream keeps at most
+    ``output_limit`` bytes. Docker SDK errors propagate to the caller.
     """
     token = uuid.uuid4().hex
     started = time.monotonic()
@@ -200,6 +219,7 @@ def run_command(
         ["/bin/sh", "-c", WRAPPER, "cooperbench-exec", token, *args],
         env={**env, TOKEN_VAR: token},
         workdir=workdir,
+        output_limit=output_limit,
     )
     try:
         if not stream.read_until(started + limit):
@@ -208,23 +228,12 @@ def run_command(
                 kill_command(api, container_id, token)
                 if stream.read_until(time.monotonic() + DRAIN_SECONDS / 2):
                     break
-            return ExecResult(
-                KILLED_STATUS,
-                bytes(stream.stdout),
-                bytes(stream.stderr),
-                timed_out=True,
-                duration=time.monotonic() - started,
-            )
+            return stream.result(KILLED_STATUS, started=started, timed_out=True)
     finally:
         stream.close()
     code = exit_code(api, exec_id)
     _raise_if_not_started(code, stream, workdir)
-    return ExecResult(
-        code,
-        bytes(stream.stdout),
-        bytes(stream.stderr),
-        duration=time.monotonic() - started,
-    )
+    return stream.result(code, started=started)
 
 
 def kill_command(api: Any, container_id: str, token: str) -> None:
@@ -254,9 +263,12 @@ def run_quietly(api: Any, container_id: str, args: list[str], limit: float = 60.
 def _raise_if_not_started(code: int, stream: ExecStream, workdir: str) -> None:
     # The daemon reports an exec that could not start (missing working directory, no
     # /bin/sh in the image) as status 126 with its own message on stdout.
-    if code not in (126, 127) or not stream.stdout.startswith(b"OCI runtime exec failed"):
+    if code not in (126, 127):
         return
-    message = bytes(stream.stdout).decode("utf-8", errors="replace").strip()
+    head = stream.stdout.head
+    if not head.startswith(b"OCI runtime exec failed"):
+        return
+    message = head.decode("utf-8", errors="replace").strip()
     if "chdir to cwd" in message:
         raise SandboxError(f"working directory {workdir} does not exist in the sandbox")
     if "/bin/sh" in message:

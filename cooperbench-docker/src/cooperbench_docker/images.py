@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from cooperbench.errors import SandboxError
+from cooperbench.plugin import SandboxError
 from cooperbench_docker.client import connect, docker_errors, explain, is_not_found
 
 logger = logging.getLogger(__name__)

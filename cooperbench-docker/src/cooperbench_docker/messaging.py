@@ -28,11 +28,14 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from cooperbench.errors import MessagingError
-from cooperbench.labels import owner_labels
-from cooperbench.messaging.resp import connect as connect_redis
-from cooperbench.messaging.types import MessagingRequest, MessagingSession
-from cooperbench.messaging.url import RedisUrl
+from cooperbench.plugin import (
+    MessagingError,
+    MessagingRequest,
+    MessagingSession,
+    RedisUrl,
+    connect_redis,
+    owner_labels,
+)
 from cooperbench_docker.client import connect, docker_errors, explain, is_not_found
 from cooperbench_docker.container import remove_container
 from cooperbench_docker.images import image_lock, local_image_id, try_pull

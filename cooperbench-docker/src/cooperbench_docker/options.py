@@ -1,24 +1,22 @@
-"""The Docker-specific sandbox options (``SandboxRequest.options``), validated.
-
-Recognised keys (every other key belongs to another backend and is ignored):
+"""The Docker backend's options (``--backend-option KEY=VALUE``), declared and read.
 
 ``cpus``
-    CPUs the container may use (float; default 2, or all CPUs of a smaller host;
-    ``None`` or ``0`` for no limit).
+    CPUs the container may use (default 2, or all CPUs of a smaller host; ``0`` for no
+    limit). A value above the engine's CPU count is refused before any work.
 ``memory``
-    Memory limit: bytes, or a string such as ``"512m"`` or ``"4g"`` (default ``"4g"``;
-    ``None`` or ``0`` for no limit).
+    Memory limit: bytes, or a size such as ``512m`` or ``4g`` (default ``4g``; ``0`` for
+    no limit).
 ``pids_limit``
-    Most processes the container may hold at once (default 1024; ``None``, ``0`` or
-    ``-1`` for no limit).
+    Most processes the container may hold at once (default 1024; ``0`` or ``-1`` for no
+    limit).
 ``network``
-    Name of an existing Docker network to join (for example the one the message bus
-    runs on), instead of what ``SandboxRequest.network`` alone would choose.
+    Name of an existing Docker network to join (the message bus's network, set by
+    ``run``), instead of what ``SandboxRequest.network`` alone would choose.
 ``build_args``
     Build arguments for building the image from the task's Dockerfile, for example
-    ``{"BASE_IMAGE": "cooperbench/base:bookworm"}``.
+    ``BASE_IMAGE=cooperbench/base:bookworm`` (``--build-arg`` sets them one by one).
 ``pull``
-    Whether to try pulling a missing image before building it (default ``True``).
+    Whether to try pulling a missing image before building it (default true).
 """
 
 from __future__ import annotations
@@ -29,23 +27,103 @@ from typing import Any
 
 import attrs
 
-from cooperbench.errors import UsageError
-from cooperbench.sandbox import SandboxRequest
+from cooperbench.plugin import BackendOption, SandboxRequest, UsageError
 
 DEFAULT_CPUS = 2.0
 DEFAULT_MEMORY = "4g"
 DEFAULT_PIDS_LIMIT = 1024
+#: The smallest memory limit the engine accepts.
+MIN_MEMORY = 6 * 1024 * 1024
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)i?b?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+def _cpus(value: Any) -> float:
+    if isinstance(value, bool):
+        raise UsageError("not a number")
+    try:
+        cpus = float(value)
+    except (TypeError, ValueError):
+        raise UsageError("not a number such as 2 or 0.5") from None
+    if cpus != 0 and cpus < 0.01:
+        raise UsageError("must be 0 (no limit) or at least 0.01")
+    return cpus
+
+
+def _memory(value: Any) -> int:
+    size = parse_size(value)
+    if 0 < size < MIN_MEMORY:
+        raise UsageError("Docker needs at least 6m (or 0 for no limit)")
+    return size
+
+
+def _pids_limit(value: Any) -> int:
+    if isinstance(value, bool):
+        raise UsageError("not an integer")
+    try:
+        limit = int(value)
+    except (TypeError, ValueError):
+        raise UsageError("not an integer") from None
+    if limit < -1:
+        raise UsageError("must be positive, or 0 or -1 for no limit")
+    return limit
+
+
+def _engine_has_cpus(cpus: float) -> str | None:
+    """Refuse more CPUs than the engine's host has (the engine would refuse every start)."""
+    from cooperbench_docker.client import connect
+    from cooperbench_docker.container import host_cpus
+
+    try:
+        api = connect(timeout=5)
+        try:
+            available = host_cpus(api)
+        finally:
+            api.close()
+    except Exception:  # noqa: BLE001 - an unreachable engine is reported by its own check
+        return None
+    if available and cpus > available:
+        return f"{cpus:g} CPUs asked for, but the Docker engine's host has {available}"
+    return None
+
+
+OPTIONS = (
+    BackendOption(
+        "cpus",
+        float,
+        DEFAULT_CPUS,
+        "CPUs per container (0: no limit; the default is capped by the host's CPUs).",
+        parse=_cpus,
+        check=_engine_has_cpus,
+    ),
+    BackendOption(
+        "memory",
+        str,
+        DEFAULT_MEMORY,
+        "Memory per container, e.g. 512m or 4g (0: no limit).",
+        parse=_memory,
+    ),
+    BackendOption(
+        "pids_limit",
+        int,
+        DEFAULT_PIDS_LIMIT,
+        "Most processes per container (0 or -1: no limit).",
+        parse=_pids_limit,
+    ),
+    BackendOption("network", str, None, "Existing Docker network the containers join."),
+    BackendOption("build_args", dict, {}, "Build arguments for task images built here."),
+    BackendOption("pull", bool, True, "Try pulling a missing image before building it."),
+)
 
 
 @attrs.frozen
 class ContainerSettings:
     """How one sandbox container is limited and connected.
 
-    ``cpus`` is ``None`` when the caller did not choose (the host's CPU count then
-    caps the default); ``network_mode`` is ``"none"``, ``"bridge"`` or a network name.
+    ``cpus`` is ``None`` for no limit; ``cpus_explicit`` is False when the user did not
+    choose (the host's CPU count then caps the default); ``network_mode`` is
+    ``"none"``, ``"bridge"`` or a network name.
     """
 
     cpus: float | None
@@ -58,19 +136,19 @@ class ContainerSettings:
 
     @classmethod
     def from_request(cls, request: SandboxRequest) -> ContainerSettings:
-        """Read and check the options of ``request``; a bad value raises ``UsageError``."""
-        options = request.options
+        """Read the options of ``request``; a bad value raises ``UsageError``."""
         if request.timeout < 1:
             raise UsageError(f"sandbox timeout must be at least 1 second, got {request.timeout}")
-        cpus_explicit = "cpus" in options
+        values = _read(request.options)
+        network = values["network"]
         return cls(
-            cpus=_cpus(options.get("cpus", DEFAULT_CPUS)),
-            cpus_explicit=cpus_explicit,
-            memory_bytes=_memory(options.get("memory", DEFAULT_MEMORY)),
-            pids_limit=_pids_limit(options.get("pids_limit", DEFAULT_PIDS_LIMIT)),
-            network_mode=_network_mode(request.network, options.get("network")),
-            build_args=_build_args(options.get("build_args")),
-            pull=bool(options.get("pull", True)),
+            cpus=values["cpus"] or None,
+            cpus_explicit=request.options.get("cpus") is not None,
+            memory_bytes=values["memory"] or None,
+            pids_limit=values["pids_limit"] if values["pids_limit"] > 0 else None,
+            network_mode=network or ("bridge" if request.network else "none"),
+            build_args=values["build_args"],
+            pull=values["pull"],
         )
 
     def nano_cpus(self, host_cpus: int | None) -> int | None:
@@ -83,61 +161,32 @@ class ContainerSettings:
         return int(cpus * 1_000_000_000)
 
 
+def _read(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Every option's value: the given one converted (checked again, as sandboxes can be
+    requested directly), else the default."""
+    values: dict[str, Any] = {}
+    for option in OPTIONS:
+        given = options.get(option.name)
+        if given is None:
+            values[option.name] = (
+                option.convert(option.default) if option.default is not None else None
+            )
+            continue
+        try:
+            values[option.name] = option.convert(given)
+        except (TypeError, ValueError) as exc:
+            raise UsageError(f"backend option {option.name}={given!r}: {exc}") from None
+    return values
+
+
 def parse_size(value: str | int) -> int:
     """Bytes in ``value``: an integer, or a string like ``"512m"``, ``"4g"``, ``"1.5GiB"``."""
     if isinstance(value, bool):
-        raise UsageError(f"option memory: expected a size such as '4g', got {value!r}")
+        raise UsageError("not a size such as 4g")
     if isinstance(value, int):
         return value
     match = _SIZE.match(str(value))
     if match is None:
-        raise UsageError(f"option memory: expected a size such as '4g' or '512m', got {value!r}")
+        raise UsageError("not a size such as 4g or 512m")
     number, unit = match.groups()
     return int(float(number) * _UNITS[unit.lower()])
-
-
-def _cpus(value: Any) -> float | None:
-    if value is None or value == 0:
-        return None
-    try:
-        cpus = float(value)
-    except (TypeError, ValueError):
-        raise UsageError(
-            f"option cpus: expected a number such as 2 or 0.5, got {value!r}"
-        ) from None
-    if cpus < 0.01:
-        raise UsageError(f"option cpus: must be at least 0.01, got {value!r}")
-    return cpus
-
-
-def _memory(value: Any) -> int | None:
-    if value is None or value == 0:
-        return None
-    size = parse_size(value)
-    if size < 6 * 1024 * 1024:
-        raise UsageError(f"option memory: Docker needs at least 6m, got {value!r}")
-    return size
-
-
-def _pids_limit(value: Any) -> int | None:
-    if value is None or value in (0, -1):
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise UsageError(f"option pids_limit: expected a positive integer, got {value!r}")
-    return value
-
-
-def _network_mode(network: bool, named: Any) -> str:
-    if named is not None:
-        if not isinstance(named, str) or not named:
-            raise UsageError(f"option network: expected a Docker network name, got {named!r}")
-        return named
-    return "bridge" if network else "none"
-
-
-def _build_args(value: Any) -> Mapping[str, str]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise UsageError(f"option build_args: expected a mapping of names to values, got {value!r}")
-    return {str(key): str(item) for key, item in value.items()}

@@ -6,54 +6,51 @@ Discovery imports this module for every command, so it imports nothing heavy: th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
-from cooperbench.markers import hookimpl
-
-if TYPE_CHECKING:
-    from cooperbench.backend_status import BackendStatus
-    from cooperbench.messaging.types import MessagingRequest, MessagingSession
-    from cooperbench.sandbox import Sandbox, SandboxRequest
-
-BACKEND_NAME = "docker"
+from cooperbench.plugin import (
+    BackendOption,
+    BackendStatus,
+    MessagingRequest,
+    MessagingSession,
+    Sandbox,
+    SandboxRequest,
+    hookimpl,
+)
+from cooperbench_docker.options import OPTIONS
 
 
 @hookimpl
-def create_sandbox(backend: str, request: SandboxRequest) -> Sandbox | None:
+def create_sandbox(request: SandboxRequest) -> Sandbox:
     """Start a container from ``request.image`` (pulled or built when missing)."""
-    if backend != BACKEND_NAME:
-        return None
     from cooperbench_docker.sandbox import DockerSandbox
 
     return DockerSandbox.create(request)
 
 
 @hookimpl
-def check_backend(backend: str) -> BackendStatus | None:
+def check_backend() -> BackendStatus:
     """Say whether the docker SDK imports and the daemon answers a ping."""
-    if backend != BACKEND_NAME:
-        return None
     from cooperbench_docker.status import check_docker
 
     return check_docker()
 
 
 @hookimpl
-def cleanup_resources(backend: str, dry_run: bool) -> Sequence[str] | None:
-    """Remove containers and networks of cooperbench runs whose process is gone."""
-    if backend != BACKEND_NAME:
-        return None
-    from cooperbench_docker.cleanup import cleanup_leftovers
-
-    return cleanup_leftovers(dry_run=dry_run)
+def backend_options() -> list[BackendOption]:
+    """Resource limits, the network to join, image build arguments, pulling."""
+    return list(OPTIONS)
 
 
 @hookimpl
-def setup_messaging(backend: str, request: MessagingRequest) -> MessagingSession | None:
-    """Start a per-run Docker network with Redis (unless ``--redis``) and a git daemon."""
-    if backend != BACKEND_NAME:
-        return None
+def cleanup_resources(dry_run: bool) -> list[str]:
+    """Remove containers and networks of cooperbench runs whose process is gone."""
+    from cooperbench_docker.cleanup import cleanup_leftovers
+
+    return list(cleanup_leftovers(dry_run=dry_run))
+
+
+@hookimpl
+def setup_messaging(request: MessagingRequest) -> MessagingSession:
+    """Start a per-pair Docker network with Redis (unless ``--redis``) and a git daemon."""
     from cooperbench_docker.messaging import setup_docker_messaging
 
     return setup_docker_messaging(request)

@@ -6,8 +6,16 @@ import posixpath
 import time
 from typing import Any
 
-from cooperbench.errors import SandboxError, SandboxFileNotFoundError, SandboxTerminatedError
-from cooperbench.sandbox import ExecResult, SandboxBase, SandboxRequest
+from cooperbench.plugin import (
+    ExecResult,
+    SandboxBase,
+    SandboxError,
+    SandboxFileNotFoundError,
+    SandboxIsADirectoryError,
+    SandboxPermissionError,
+    SandboxRequest,
+    SandboxTerminatedError,
+)
 from cooperbench_docker.archive import link_target, pack_files, unpack_entry
 from cooperbench_docker.client import connect, docker_errors, explain, is_not_found
 from cooperbench_docker.container import remove_container, start_container
@@ -16,6 +24,10 @@ from cooperbench_docker.images import ensure_image, runs_as_root
 from cooperbench_docker.options import ContainerSettings
 
 _MAX_SYMLINKS = 16
+# The directory bit of the file mode in the daemon's path stat (Go's os.ModeDir).
+_MODE_DIR = 1 << 31
+# Exits 1 when the container's user may not read "$1" (mode, owner, parent directories).
+_READABLE = 'test -r "$1"'
 
 
 class DockerSandbox(SandboxBase):
@@ -30,7 +42,7 @@ class DockerSandbox(SandboxBase):
         *,
         as_root: bool = True,
     ):
-        super().__init__(container_id, request.workdir)
+        super().__init__(container_id, request.workdir, output_limit=request.output_limit)
         self._api = api
         self._request = request
         self._deadline = deadline
@@ -80,7 +92,15 @@ class DockerSandbox(SandboxBase):
         workdir = self.resolve(cwd) if cwd else self.workdir
         try:
             with docker_errors(f"running {args[0]} in sandbox {self.short_id}"):
-                return run_command(self._api, self.id, args, env=env, workdir=workdir, limit=limit)
+                return run_command(
+                    self._api,
+                    self.id,
+                    args,
+                    env=env,
+                    workdir=workdir,
+                    limit=limit,
+                    output_limit=self.output_limit,
+                )
         except SandboxError as exc:
             if self.terminated:
                 raise SandboxTerminatedError(
@@ -130,11 +150,32 @@ class DockerSandbox(SandboxBase):
             raise SandboxError(f"cannot create directory {directory} in sandbox {self.short_id}")
 
     def _do_read_file(self, path: str) -> bytes:
+        data = self._read_archived(path)
+        # The archive API reads as root. A container whose commands run as another user
+        # must not see more through it than that user could: ask as that user.
+        if not self._as_root:
+            with docker_errors(f"checking access to {path} in sandbox {self.short_id}"):
+                status = run_quietly(self._api, self.id, ["sh", "-c", _READABLE, "sh", path])
+            if status == 1:
+                raise SandboxPermissionError(
+                    f"the sandbox's user may not read {path} in sandbox {self.short_id} "
+                    "(check its mode, its owner and its parent directories)"
+                )
+            if status != 0:
+                raise SandboxError(f"could not check access to {path} in sandbox {self.short_id}")
+        return data
+
+    def _read_archived(self, path: str) -> bytes:
         target = path
         for _ in range(_MAX_SYMLINKS):
             with docker_errors(f"reading {path} from sandbox {self.short_id}"):
                 try:
-                    chunks, _ = self._api.get_archive(self.id, target)
+                    chunks, stat = self._api.get_archive(self.id, target)
+                    # Refused before the transfer: a directory's archive is its tree.
+                    if int((stat or {}).get("mode", 0)) & _MODE_DIR:
+                        raise SandboxIsADirectoryError(
+                            f"{path} in sandbox {self.short_id} is a directory, not a file"
+                        )
                     archive = b"".join(chunks)
                 except Exception as exc:
                     if is_not_found(exc) and not _container_gone(exc):
@@ -145,6 +186,10 @@ class DockerSandbox(SandboxBase):
             entry = unpack_entry(archive)
             if entry.kind == "file":
                 return entry.data
+            if entry.kind == "directory":
+                raise SandboxIsADirectoryError(
+                    f"{path} in sandbox {self.short_id} is a directory, not a file"
+                )
             if entry.kind != "symlink":
                 raise SandboxFileNotFoundError(
                     f"{path} in sandbox {self.short_id} is a {entry.kind}, not a file"

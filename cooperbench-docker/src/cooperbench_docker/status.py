@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from cooperbench.backend_status import BackendStatus
-from cooperbench.errors import CooperbenchError
+from cooperbench.plugin import BackendStatus, CooperbenchError
 
 #: Seconds the daemon has to answer the self-check.
 CHECK_TIMEOUT = 5

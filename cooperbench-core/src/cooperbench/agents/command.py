@@ -7,6 +7,10 @@ plus ``COOPERBENCH_REDIS_URL``, ``COOPERBENCH_AGENTS``, ``COOPERBENCH_GIT_URL`` 
 ``PATH`` with ``coop-msg`` when messaging is on). Whatever it changed, new files
 included, is the patch. A non-zero exit is an ``Error``; running out of time is
 ``LimitsExceeded``. This is how any agent CLI can be benchmarked without a plugin.
+
+The command's output goes to :data:`STDOUT_LOG` and :data:`STDERR_LOG` inside the
+sandbox, so an agent that prints gigabytes costs the harness nothing; the trajectory
+and the error message carry the end of each log.
 """
 
 from __future__ import annotations
@@ -21,8 +25,13 @@ from cooperbench.agents.types import (
     AgentTask,
 )
 from cooperbench.errors import UsageError
+from cooperbench.sandbox_paths import SCRATCH_DIR
 
-TASK_FILE = "/tmp/cooperbench/task.md"
+TASK_FILE = f"{SCRATCH_DIR}/task.md"
+#: Where the command's standard output and error are written inside the sandbox.
+STDOUT_LOG = f"{SCRATCH_DIR}/command.stdout.log"
+STDERR_LOG = f"{SCRATCH_DIR}/command.stderr.log"
+#: Characters of the end of stderr quoted in the error of a failed command.
 ERROR_TAIL = 2000
 
 
@@ -45,12 +54,21 @@ def run(task: AgentTask) -> AgentResult:
         "COOPERBENCH_SETTING": task.setting,
     }
     steps = StepRecorder(task)
-    done = steps.run("sh", "-c", command, timeout=task.options.timeout, env=env)
+    logged = steps.run_logged(
+        "sh",
+        "-c",
+        command,
+        stdout_log=STDOUT_LOG,
+        stderr_log=STDERR_LOG,
+        timeout=task.options.timeout,
+        env=env,
+    )
+    done = logged.result
     patch = steps.patch()
     if done.timed_out:
         status, error = LIMITS_EXCEEDED, f"command ran out of its {task.options.timeout}s"
     elif done.returncode != 0:
-        stderr = tail(done.stderr_read().strip(), ERROR_TAIL) or "no output on stderr"
+        stderr = tail(logged.stderr.strip(), ERROR_TAIL) or "no output on stderr"
         status, error = ERROR, f"command exited with status {done.returncode}: {stderr}"
     else:
         status, error = SUBMITTED, None

@@ -19,6 +19,7 @@ from typing import Any
 
 from cooperbench.agents.steps import StepRecorder
 from cooperbench.agents.types import ERROR, SUBMITTED, AgentResult, AgentTask
+from cooperbench.sandbox_paths import SCRATCH_DIR
 
 DEFAULT_WAIT_SECONDS = 20.0
 _DIFF_HEADER = re.compile(r"^diff --git a/(\S+) b/(\S+)$", re.MULTILINE)
@@ -84,7 +85,7 @@ def _read_announcements(steps: StepRecorder, task: AgentTask, wait: float) -> No
 
 
 def _apply(steps: StepRecorder, feature_id: int, text: str) -> str | None:
-    path = f"/tmp/cooperbench/gold-feature{feature_id}.patch"
+    path = f"{SCRATCH_DIR}/gold-feature{feature_id}.patch"
     steps.task.sandbox.write_file(path, text)
     if steps.run("git", "apply", "--whitespace=nowarn", path).ok:
         return None

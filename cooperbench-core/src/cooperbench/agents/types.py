@@ -15,14 +15,12 @@ import attrs
 
 from cooperbench.dataset import Task
 from cooperbench.sandbox import Sandbox
+from cooperbench.sandbox_paths import REPO_DIR
 
 SUBMITTED = "Submitted"
 ERROR = "Error"
 LIMITS_EXCEEDED = "LimitsExceeded"
 STATUSES = (SUBMITTED, ERROR, LIMITS_EXCEEDED)
-
-#: Where the task's repository lives in every task sandbox.
-REPO_DIR = "/workspace/repo"
 
 
 @attrs.frozen

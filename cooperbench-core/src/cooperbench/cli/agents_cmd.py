@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
-from cooperbench.cli.plugin_table import echo_plugin_rows
-from cooperbench.plugins import PluginManager
+from cooperbench.agents.registry import AgentRegistry
+from cooperbench.cli.plugin_table import echo_table, plugin_row
 
 
 @click.command("agents")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 def agents_command(as_json: bool) -> None:
     """List discovered agents with their distribution, version and state."""
-    rows = [
-        {
-            "name": info.name,
-            "distribution": info.dist_name or "",
-            "version": info.dist_version or "",
-            "state": info.state,
-            "detail": info.error or info.value,
-        }
-        for info in PluginManager.discover().agent_plugins()
-    ]
-    echo_plugin_rows(rows, ("AGENT", "DISTRIBUTION", "VERSION", "STATE", "DETAIL"), as_json)
+    rows = []
+    for info in AgentRegistry.discover().infos():
+        row = plugin_row(info)
+        row["detail"] = row["detail"] or info.value
+        rows.append(row)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    columns = ("name", "distribution", "version", "state", "detail")
+    echo_table(rows, columns, ("AGENT", "DISTRIBUTION", "VERSION", "STATE", "DETAIL"))

@@ -10,8 +10,9 @@ import click
 
 from cooperbench.cli.interrupt import sigterm_as_interrupt
 from cooperbench.cli.options import (
-    backend_option,
-    build_arg_option,
+    backend_name_option,
+    backend_option_flags,
+    collect_backend_options,
     image_template_option,
     location_options,
     selection_options,
@@ -25,12 +26,19 @@ from cooperbench.cli.options import (
 )
 @selection_options
 @location_options
-@backend_option
-@click.option("-c", "--concurrency", type=click.IntRange(min=1), default=10, show_default=True)
+@backend_name_option
+@click.option(
+    "-c",
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Pairs evaluated at the same time.",
+)
 @click.option("--force", is_flag=True, help="Re-evaluate pairs that already have eval.json.")
 @test_timeout_option("--timeout")
 @image_template_option
-@build_arg_option
+@backend_option_flags
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def eval_command(
     run_name: str,
@@ -45,7 +53,8 @@ def eval_command(
     force: bool,
     timeout: int,
     image_template: str | None,
-    build_args: dict[str, Any],
+    backend_option: tuple[str, ...],
+    build_args: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Evaluate the agents' patches of run NAME: merge them and run the hidden tests."""
@@ -93,7 +102,7 @@ def eval_command(
                 dataset_dir=dataset_dir,
                 timeout=timeout,
                 image_template=image_template,
-                sandbox_options=build_args,
+                backend_options=collect_backend_options(backend_option, build_args),
                 on_plan=on_plan,
                 on_result=on_result,
             )

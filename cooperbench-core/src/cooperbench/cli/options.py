@@ -7,9 +7,11 @@ from typing import Any, TypeVar
 
 import click
 
-from cooperbench.dataset import parse_features
+from cooperbench.backend_options import parse_assignments
+from cooperbench.dataset import DATASET_ENV_VAR, IMAGE_TEMPLATE_ENV_VAR, parse_features
 from cooperbench.errors import UsageError
 from cooperbench.evaluation.types import DEFAULT_TEST_TIMEOUT
+from cooperbench.logs import LOG_DIR_ENV_VAR
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -44,18 +46,20 @@ def selection_options(func: F) -> F:
 def location_options(func: F) -> F:
     """``--dataset-dir`` and ``--log-dir``."""
     func = click.option(
-        "--log-dir", type=click.Path(file_okay=False), help="Logs folder [default: ./logs]."
+        "--log-dir",
+        type=click.Path(file_okay=False),
+        help=f"Logs folder [default: ./logs; env {LOG_DIR_ENV_VAR}].",
     )(func)
     func = click.option(
         "--dataset-dir",
         type=click.Path(file_okay=False),
-        envvar="COOPERBENCH_DATASET",
-        help="Dataset folder [default: ./dataset; env COOPERBENCH_DATASET].",
+        envvar=DATASET_ENV_VAR,
+        help=f"Dataset folder [default: ./dataset; env {DATASET_ENV_VAR}].",
     )(func)
     return func
 
 
-def backend_option(func: F) -> F:
+def backend_name_option(func: F) -> F:
     """``--backend NAME`` (default ``local``)."""
     return click.option(
         "--backend", default="local", show_default=True, help="Backend to run sandboxes on."
@@ -66,8 +70,9 @@ def image_template_option(func: F) -> F:
     """``--image-template`` (env ``COOPERBENCH_IMAGE_TEMPLATE``)."""
     return click.option(
         "--image-template",
-        envvar="COOPERBENCH_IMAGE_TEMPLATE",
-        help="Task image naming, e.g. 'myreg/{repo_slug}:task{task_id}'.",
+        envvar=IMAGE_TEMPLATE_ENV_VAR,
+        help="Task image naming, e.g. 'myreg/{repo_slug}:task{task_id}' "
+        f"[default: the published naming; env {IMAGE_TEMPLATE_ENV_VAR}].",
     )(func)
 
 
@@ -82,34 +87,33 @@ def test_timeout_option(flag: str) -> Callable[[F], F]:
     )
 
 
-def build_arg_option(func: F) -> F:
-    """``--build-arg KEY=VALUE`` (repeatable), given to backends as ``{"build_args": ...}``."""
-    return click.option(
+def backend_option_flags(func: F) -> F:
+    """``--backend-option KEY=VALUE`` and ``--build-arg KEY=VALUE`` (both repeatable).
+
+    The command receives both as one ``backend_options`` mapping, checked later against
+    what the selected backend declares; ``--build-arg`` fills its ``build_args`` option.
+    """
+    func = click.option(
         "--build-arg",
         "build_args",
         multiple=True,
         metavar="KEY=VALUE",
-        callback=_build_args,
         help="Build argument for task images a backend builds (repeatable).",
+    )(func)
+    return click.option(
+        "--backend-option",
+        "backend_option",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Backend option (repeatable; see 'cooperbench backends --options NAME').",
     )(func)
 
 
-def _build_args(
-    ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+def collect_backend_options(
+    backend_option: tuple[str, ...], build_args: tuple[str, ...]
 ) -> dict[str, Any]:
-    """The sandbox options the ``--build-arg`` values make (empty when none)."""
-    try:
-        return {"build_args": parse_key_values(value, "--build-arg")} if value else {}
-    except UsageError as exc:
-        raise click.BadParameter(str(exc).removeprefix("bad --build-arg "), ctx, param) from None
-
-
-def parse_key_values(values: tuple[str, ...], flag: str) -> dict[str, str]:
-    """``KEY=VALUE`` pairs from a repeated flag."""
-    parsed = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UsageError(f"bad {flag} {item!r}: expected KEY=VALUE")
-        parsed[key] = value
-    return parsed
+    """The ``backend_options`` mapping that ``--backend-option`` and ``--build-arg`` make."""
+    options: dict[str, Any] = dict(parse_assignments(backend_option, "--backend-option"))
+    if build_args:
+        options["build_args"] = parse_assignments(build_args, "--build-arg")
+    return options

@@ -1,20 +1,34 @@
-"""Print a list of plugins (backends or agents) as a table, or as JSON for machines."""
+"""Print plugins (backends or agents) and other listings as aligned tables."""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Sequence
+from typing import Any
 
 import click
 
-COLUMNS = ("name", "distribution", "version", "state", "detail")
+from cooperbench.entry_points import CONFLICT, PluginInfo
 
 
-def echo_plugin_rows(rows: list[dict[str, str]], headers: tuple[str, ...], as_json: bool) -> None:
-    """Print ``rows`` (keys :data:`COLUMNS`) under ``headers``, or as JSON."""
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    table = [headers] + [tuple(row[column] for column in COLUMNS) for row in rows]
+def plugin_row(info: PluginInfo) -> dict[str, Any]:
+    """The columns every plugin listing shows: name, distribution, version, state, detail."""
+    detail = info.error or ""
+    if info.state == CONFLICT:
+        detail = f"also registered by {', '.join(info.conflicts_with)}"
+    return {
+        "name": info.name,
+        "distribution": info.dist_name or "",
+        "version": info.dist_version or "",
+        "state": info.state,
+        "detail": detail,
+    }
+
+
+def echo_table(
+    rows: Sequence[dict[str, Any]], columns: Sequence[str], headers: Sequence[str]
+) -> None:
+    """Print ``rows`` (keys ``columns``) under ``headers``, one line per row."""
+    table = [tuple(headers)] + [tuple(str(row[column]) for column in columns) for row in rows]
     # The last column is free text: it is not padded, so long details do not widen rows.
     widths = [max(len(row[i]) for row in table) for i in range(len(headers) - 1)]
     for row in table:

@@ -10,8 +10,9 @@ import click
 
 from cooperbench.cli.interrupt import sigterm_as_interrupt
 from cooperbench.cli.options import (
-    backend_option,
-    build_arg_option,
+    backend_name_option,
+    backend_option_flags,
+    collect_backend_options,
     image_template_option,
     location_options,
     selection_options,
@@ -64,7 +65,7 @@ from cooperbench.cli.options import (
     show_default=True,
     help="Pairs run at the same time.",
 )
-@backend_option
+@backend_name_option
 @click.option("--no-messaging", is_flag=True, help="Agents cannot message each other.")
 @click.option("--git", is_flag=True, help="Give the agents of a pair a shared git remote.")
 @click.option(
@@ -84,7 +85,7 @@ from cooperbench.cli.options import (
 )
 @test_timeout_option("--eval-timeout")
 @image_template_option
-@build_arg_option
+@backend_option_flags
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 def run_command(
     run_name: str | None,
@@ -110,7 +111,8 @@ def run_command(
     eval_concurrency: int,
     eval_timeout: int,
     image_template: str | None,
-    build_args: dict[str, Any],
+    backend_option: tuple[str, ...],
+    build_args: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Run AGENT on the selected feature pairs in sandboxes and evaluate the patches."""
@@ -178,7 +180,7 @@ def run_command(
             dataset_dir=dataset_dir,
             log_dir=log_dir,
             image_template=image_template,
-            sandbox_options=build_args,
+            backend_options=collect_backend_options(backend_option, build_args),
             on_start=on_start,
             on_pair=on_pair,
             on_eval=on_eval,

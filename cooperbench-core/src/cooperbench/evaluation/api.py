@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -16,13 +17,14 @@ from cooperbench.errors import DatasetError, UsageError
 from cooperbench.evaluation.summary import build_summary, read_eval, status_of, write_summary
 from cooperbench.evaluation.types import (
     DEFAULT_TEST_TIMEOUT,
+    VERDICTS,
     EvalContext,
     EvalRequest,
     EvalResult,
 )
 from cooperbench.labels import owner_labels
 from cooperbench.logs import PairRun, discover, resolve_log_dir, run_dir
-from cooperbench.plugins import PluginManager
+from cooperbench.plugin_manager import PluginManager
 
 
 @attrs.frozen
@@ -65,7 +67,7 @@ def plan_evaluation(
         pairs = [p for p in pairs if allowed(p)]
     requests, unresolved, done = [], [], 0
     for pair in pairs:
-        if not force and status_of(read_eval(pair)) in ("passed", "failed"):
+        if not force and status_of(read_eval(pair)) in VERDICTS:
             done += 1
             continue
         try:
@@ -95,7 +97,7 @@ def evaluate(
     dataset_dir: str | Path | None = None,
     timeout: int = DEFAULT_TEST_TIMEOUT,
     image_template: str | None = None,
-    sandbox_options: Mapping[str, Any] | None = None,
+    backend_options: Mapping[str, Any] | None = None,
     plugins: PluginManager | None = None,
     on_result: Callable[[EvalResult], None] | None = None,
     on_plan: Callable[[EvalPlan], None] | None = None,
@@ -105,11 +107,13 @@ def evaluate(
 
     Each pair's eval.json is written atomically as soon as the pair finishes, and
     eval_summary.json at the run root covers every evaluated pair of the run.
+    ``backend_options`` are checked against the options the backend declares before
+    any work (``cooperbench backends --options NAME`` lists them).
     """
     if concurrency < 1:
         raise UsageError(f"bad concurrency {concurrency}: use 1 or more")
     manager = plugins if plugins is not None else PluginManager.discover()
-    manager.require_backend(backend)
+    options = manager.resolve_options(backend, backend_options or {})
     plan = plan_evaluation(
         run_name,
         log_dir=log_dir,
@@ -134,12 +138,12 @@ def evaluate(
 
     if plan.requests:
         context = EvalContext(
-            plugins=manager,
+            create_sandbox=functools.partial(manager.create_sandbox, backend),
             concurrency=concurrency,
             report=report,
             cancel=cancel or threading.Event(),
             labels=owner_labels(run=run_name, purpose="eval"),
-            sandbox_options=dict(sandbox_options or {}),
+            sandbox_options=options,
         )
         manager.evaluate_patch(backend, plan.requests, context)
     # Summarize every pair of the run on disk, whatever this invocation selected.
@@ -159,7 +163,7 @@ def run_patch_test(
     *,
     dataset_dir: str | Path | None = None,
     image_template: str | None = None,
-    sandbox_options: Mapping[str, Any] | None = None,
+    backend_options: Mapping[str, Any] | None = None,
     plugins: PluginManager | None = None,
 ) -> dict[str, Any]:
     """Test one patch (text or a path to a patch file) against one feature's hidden tests.
@@ -176,18 +180,19 @@ def run_patch_test(
     chosen.feature(feature_id)
     text = Path(agent_patch).read_text() if isinstance(agent_patch, Path) else agent_patch
     manager = plugins if plugins is not None else PluginManager.discover()
+    options = manager.resolve_options(backend, backend_options or {})
     manager.require_usable_backend(backend)
     with tempfile.TemporaryDirectory(prefix="cooperbench-patch-") as scratch:
         pair = PairRun("patch-test", "solo", repo_name, task_id, (feature_id,), Path(scratch))
         pair.patch_path(None).write_text(text)
         request = EvalRequest(pair, chosen, chosen.image(image_template), timeout)
         context = EvalContext(
-            plugins=manager,
+            create_sandbox=functools.partial(manager.create_sandbox, backend),
             labels=owner_labels(purpose="patch-test"),
-            sandbox_options=dict(sandbox_options or {}),
+            sandbox_options=options,
         )
         started = time.monotonic()
-        with manager.create_sandbox(backend, sandbox_request(request, context)) as sandbox:
+        with context.create_sandbox(sandbox_request(request, context)) as sandbox:
             result = evaluate_pair(sandbox, request)
     document: dict[str, Any] = (
         result.features[0].to_json() if result.features else {"passed": False}

@@ -24,6 +24,7 @@ import attrs
 from cooperbench.evaluation.pipeline import evaluate_pair, infrastructure_error
 from cooperbench.evaluation.types import EvalContext, EvalRequest, EvalResult
 from cooperbench.sandbox import Sandbox, SandboxRequest
+from cooperbench.sandbox_paths import WORKSPACE_DIR
 from cooperbench.waiting import wait_for
 
 # Room beyond the test runs for staging, merging and teardown in the sandbox lifetime.
@@ -70,7 +71,7 @@ def sandbox_request(request: EvalRequest, context: EvalContext, waiting: int = 0
     return SandboxRequest(
         image=request.image,
         timeout=sandbox_lifetime(request) + waiting,
-        workdir="/workspace",
+        workdir=WORKSPACE_DIR,
         task_dir=request.task.path,
         network=False,
         labels={**context.labels, "cooperbench.pair": request.key},
@@ -163,9 +164,7 @@ def evaluate_concurrently(
     def start(index: int, request: EvalRequest, waiting: int) -> _Started:
         began = time.monotonic()
         try:
-            sandbox = context.plugins.create_sandbox(
-                backend, sandbox_request(request, context, waiting)
-            )
+            sandbox = context.create_sandbox(sandbox_request(request, context, waiting))
         except Exception as exc:  # noqa: BLE001 - recorded as an infrastructure error
             return _Started(index, request, began, error=f"sandbox did not start: {exc}")
         live.add(sandbox)

@@ -14,6 +14,7 @@ import uuid
 from datetime import datetime, timezone
 from importlib import resources
 
+from cooperbench.errors import InfrastructureError
 from cooperbench.evaluation import testresults
 from cooperbench.evaluation.patches import drop_test_files
 from cooperbench.evaluation.types import (
@@ -25,10 +26,8 @@ from cooperbench.evaluation.types import (
     MergeResult,
 )
 from cooperbench.sandbox import Sandbox
+from cooperbench.sandbox_paths import PATCHES_DIR, REPO_DIR, SCRATCH_DIR
 
-REPO_DIR = "/workspace/repo"
-PATCHES_DIR = "/patches"
-SCRATCH_DIR = "/tmp/cooperbench"
 MERGED_PATCH = "merged.patch"
 # Runs the task's runner, then appends its JUnit report (when pytest wrote one) to the
 # output after a random boundary line: the report comes back with the output, in the
@@ -40,14 +39,6 @@ _RUN_TESTS = (
 )
 # Keep the end of long runner logs: failures are reported last.
 OUTPUT_LIMIT = 64 * 1024
-
-
-class InfrastructureError(Exception):
-    """The harness or backend failed; the pair is retried by the next eval."""
-
-    def __init__(self, message: str, kind: str = INFRASTRUCTURE_ERROR) -> None:
-        super().__init__(message)
-        self.kind = kind
 
 
 def now_iso() -> str:
@@ -157,6 +148,9 @@ def _prepare(
     if solo or merge is None:
         return apply_status, None
     if marker:
+        if done.stdout_dropped:
+            # The output cap cut the diff; the file the runner applies is whole.
+            diff = sandbox.read_file(f"{PATCHES_DIR}/{MERGED_PATCH}")
         merge = MergeResult(merge.status, merge.strategy, diff.decode("utf-8", "replace"))
     return apply_status, merge
 

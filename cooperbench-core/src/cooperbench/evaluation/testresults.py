@@ -11,9 +11,8 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from cooperbench.evaluation.types import TestCaseResult
+from cooperbench.evaluation.types import ERROR, FAILED, PASSED, SKIPPED, TestCaseResult
 
-PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"
 _ERROR_TEXT_LIMIT = 2000
 
 _GO_LINE = re.compile(r"^\s*--- (PASS|FAIL|SKIP): (\S+) \(([\d.]+)s\)")

@@ -9,20 +9,23 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from cooperbench.dataset import Task
+from cooperbench.errors import INFRASTRUCTURE
 from cooperbench.logs import PairRun
 
 if TYPE_CHECKING:
-    from cooperbench.plugins import PluginManager
+    from cooperbench.sandbox import Sandbox, SandboxRequest
 
 #: ``EvalResult.error_kind`` of a failure of the harness or backend, not of the agents.
 #: Such results are retried by the next ``cooperbench eval``.
-INFRASTRUCTURE_ERROR = "infrastructure"
+INFRASTRUCTURE_ERROR = INFRASTRUCTURE
 TIMEOUT_ERROR = "timeout"
 
 PASSED = "passed"
 FAILED = "failed"
 ERROR = "error"
 SKIPPED = "skipped"
+#: The statuses that are a verdict on the agents' work (an error is not: it is retried).
+VERDICTS = (PASSED, FAILED)
 
 
 #: Seconds one feature's test run may take unless the user says otherwise.
@@ -164,12 +167,14 @@ class EvalResult:
 class EvalContext:
     """What an ``evaluate_patch`` implementation gets besides the requests.
 
-    ``report`` must be called once per finished pair (from any thread); it saves the
-    result and advances progress. ``cancel`` is set when the user interrupts: stop
-    starting new pairs and tear down running sandboxes.
+    ``create_sandbox`` creates a sandbox on the selected backend (through its own
+    ``create_sandbox`` hook). ``report`` must be called once per finished pair (from any
+    thread); it saves the result and advances progress. ``cancel`` is set when the user
+    interrupts: stop starting new pairs and tear down running sandboxes.
+    ``sandbox_options`` are the backend's checked options, for every sandbox request.
     """
 
-    plugins: PluginManager
+    create_sandbox: Callable[[SandboxRequest], Sandbox]
     concurrency: int = 10
     report: Callable[[EvalResult], None] = lambda result: None
     cancel: threading.Event = attrs.field(factory=threading.Event)

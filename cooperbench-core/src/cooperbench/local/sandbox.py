@@ -6,6 +6,9 @@ refer to the virtual root; in command arguments and environment values, paths un
 sandbox's own directories (its workdir, ``/workspace``, ``/patches`` and
 ``/tmp/cooperbench``) are rewritten to the real location, and commands see the root in
 ``$SANDBOX_ROOT``. Every other path is the host's own: nothing is isolated.
+
+Command output is read from the pipes as it arrives into capped buffers, so a command
+that prints gigabytes costs the harness no more than the sandbox's output limit.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import contextlib
 import json
 import os
 import re
+import selectors
 import shutil
 import signal
 import subprocess
@@ -22,7 +26,14 @@ import threading
 import time
 from pathlib import Path
 
-from cooperbench.errors import SandboxError, SandboxFileNotFoundError, SandboxTerminatedError
+from cooperbench.errors import (
+    SandboxError,
+    SandboxFileNotFoundError,
+    SandboxIsADirectoryError,
+    SandboxPermissionError,
+    SandboxTerminatedError,
+)
+from cooperbench.exec_output import CappedOutput
 from cooperbench.local.workspace import RUNNER_DIR, materialize_task
 from cooperbench.sandbox import ExecResult, SandboxBase, SandboxRequest
 
@@ -33,13 +44,15 @@ _FIXED_VIRTUAL_DIRS = ("/workspace", "/patches", "/tmp/cooperbench")
 _WATCHDOG_GRACE = 5
 # How long to wait for output pipes to close after killing a command's process group.
 _DRAIN_SECONDS = 5
+# Bytes read from a pipe at a time.
+_CHUNK = 1 << 16
 
 
 class LocalSandbox(SandboxBase):
     """Runs commands on the host inside a private temporary directory."""
 
     def __init__(self, root: Path, request: SandboxRequest) -> None:
-        super().__init__(str(root), request.workdir)
+        super().__init__(str(root), request.workdir, output_limit=request.output_limit)
         self._root = root
         self._request = request
         self._deadline = time.monotonic() + request.timeout
@@ -122,28 +135,31 @@ class LocalSandbox(SandboxBase):
                 self._procs.discard(proc)
 
     def _wait(self, proc: subprocess.Popen[bytes], limit: float, started: float) -> ExecResult:
+        out, err = CappedOutput(self.output_limit), CappedOutput(self.output_limit)
+        pipes = _Pipes(proc, out, err)
         try:
-            out, err = proc.communicate(timeout=limit)
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            timed_out = True
-            try:
-                out, err = proc.communicate(timeout=_DRAIN_SECONDS)
-            except subprocess.TimeoutExpired:
-                # A descendant left the process group and still holds the pipes.
-                for stream in (proc.stdout, proc.stderr):
-                    if stream is not None:
-                        stream.close()
+            # Like communicate(): done once both pipes closed and the process exited.
+            timed_out = not (
+                pipes.drain(started + limit) and _exited(proc, started + limit - time.monotonic())
+            )
+            if timed_out:
+                _kill_group(proc)
+                # What the command printed before the kill is still in the pipes. A
+                # descendant that left the process group may hold them open: stop
+                # waiting after a while and keep what arrived.
+                pipes.drain(time.monotonic() + _DRAIN_SECONDS)
                 proc.wait()
-                out, err = b"", b""
+        finally:
+            pipes.close()
         code = proc.returncode
         return ExecResult(
             returncode=137 if timed_out else (128 - code if code < 0 else code),
-            stdout=out,
-            stderr=err,
+            stdout=out.render(),
+            stderr=err.render(),
             timed_out=timed_out,
             duration=time.monotonic() - started,
+            stdout_dropped=out.dropped,
+            stderr_dropped=err.dropped,
         )
 
     def _environment(self, extra: dict[str, str]) -> dict[str, str]:
@@ -172,8 +188,14 @@ class LocalSandbox(SandboxBase):
         target = self.host_path(path)
         try:
             return target.read_bytes()
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
+        except IsADirectoryError as exc:
+            raise SandboxIsADirectoryError(f"{path} in sandbox is a directory, not a file") from exc
+        except (FileNotFoundError, NotADirectoryError) as exc:
             raise SandboxFileNotFoundError(f"no file {path} in sandbox") from exc
+        except PermissionError as exc:
+            raise SandboxPermissionError(
+                f"no permission to read {path} in sandbox (check its mode and owner)"
+            ) from exc
 
     def _do_terminate(self) -> None:
         with self._procs_lock:
@@ -181,6 +203,51 @@ class LocalSandbox(SandboxBase):
         for proc in running:
             _kill_group(proc)
         shutil.rmtree(self._root, ignore_errors=True)
+
+
+class _Pipes:
+    """A command's stdout and stderr pipes, read without threads into capped buffers.
+
+    One selector in the calling thread reads both, as ``communicate`` does on POSIX:
+    nothing is left blocked in a read when a pipe never closes, and closing the pipes
+    afterwards is safe.
+    """
+
+    def __init__(self, proc: subprocess.Popen[bytes], out: CappedOutput, err: CappedOutput) -> None:
+        self._files = [f for f in (proc.stdout, proc.stderr) if f is not None]
+        self._selector = selectors.DefaultSelector()
+        for file, sink in zip((proc.stdout, proc.stderr), (out, err), strict=True):
+            if file is not None:
+                self._selector.register(file, selectors.EVENT_READ, sink)
+
+    def drain(self, deadline: float) -> bool:
+        """Read until both pipes are closed (then True) or ``deadline`` passes (False)."""
+        while self._selector.get_map():
+            wait = deadline - time.monotonic()
+            if wait <= 0:
+                return False
+            for key, _ in self._selector.select(wait):
+                chunk = os.read(key.fd, _CHUNK)
+                if chunk:
+                    key.data.append(chunk)
+                else:
+                    self._selector.unregister(key.fileobj)
+        return True
+
+    def close(self) -> None:
+        """Stop reading and close both pipes."""
+        self._selector.close()
+        for file in self._files:
+            file.close()
+
+
+def _exited(proc: subprocess.Popen[bytes], wait: float) -> bool:
+    """Wait up to ``wait`` seconds for ``proc`` to exit; True when it has."""
+    try:
+        proc.wait(timeout=max(wait, 0))
+    except subprocess.TimeoutExpired:
+        return False
+    return True
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

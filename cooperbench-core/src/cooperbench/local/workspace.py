@@ -13,11 +13,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from cooperbench import sandbox_paths
 from cooperbench.errors import SandboxError
 
-REPO_DIR = "workspace/repo"
-RUNNER_DIR = "usr/local/bin"
-PATCHES_DIR = "patches"
+# The sandbox paths, relative to the local sandbox's private root.
+REPO_DIR = sandbox_paths.REPO_DIR.lstrip("/")
+RUNNER_DIR = sandbox_paths.RUNNER_DIR.lstrip("/")
+PATCHES_DIR = sandbox_paths.PATCHES_DIR.lstrip("/")
 
 # A fixed identity and date make the base commit reproducible and independent of the
 # user's git configuration.

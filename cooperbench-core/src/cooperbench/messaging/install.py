@@ -15,8 +15,8 @@ from importlib import resources
 from cooperbench.errors import MessagingError, UsageError
 from cooperbench.messaging.types import MessagingSession
 from cooperbench.sandbox import Sandbox
+from cooperbench.sandbox_paths import TOOLS_DIR
 
-TOOLS_DIR = "/tmp/cooperbench/bin"
 MESSAGE_COMMAND = "coop-msg"
 GIT_SETUP_COMMAND = "coop-git-setup"
 

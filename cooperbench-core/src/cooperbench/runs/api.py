@@ -9,15 +9,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from cooperbench.agents.registry import AgentRegistry
 from cooperbench.agents.types import AgentOptions
 from cooperbench.dataset import Dataset, Selection
 from cooperbench.errors import UsageError
 from cooperbench.evaluation.summary import build_summary, read_eval, status_of
 from cooperbench.evaluation.summary import write_summary as write_eval_summary
-from cooperbench.evaluation.types import DEFAULT_TEST_TIMEOUT, EvalResult
+from cooperbench.evaluation.types import DEFAULT_TEST_TIMEOUT, VERDICTS, EvalResult
 from cooperbench.logs import PairRun, discover, resolve_log_dir
 from cooperbench.messaging.url import RedisUrl
-from cooperbench.plugins import PluginManager
+from cooperbench.plugin_manager import PluginManager
 from cooperbench.runs.autoeval import AutoEvaluator
 from cooperbench.runs.config import (
     RunConfig,
@@ -58,8 +59,9 @@ def run(
     dataset_dir: str | Path | None = None,
     log_dir: str | Path | None = None,
     image_template: str | None = None,
-    sandbox_options: Mapping[str, Any] | None = None,
+    backend_options: Mapping[str, Any] | None = None,
     plugins: PluginManager | None = None,
+    agents: AgentRegistry | None = None,
     on_start: Callable[[RunConfig, list[Selection], int], None] | None = None,
     on_pair: Callable[[PairOutcome], None] | None = None,
     on_eval: Callable[[EvalResult], None] | None = None,
@@ -71,8 +73,10 @@ def run(
     unless ``force``. Unless ``auto_eval`` is off, finished pairs are evaluated while
     the others still run and the evaluation summary is included. Interrupting
     (``KeyboardInterrupt``, or setting ``cancel``) tears down every sandbox and
-    messaging session and re-raises ``KeyboardInterrupt``. ``sandbox_options`` go to
-    every sandbox of the run (for Docker, e.g. ``{"build_args": {"BASE_IMAGE": ...}}``).
+    messaging session and re-raises ``KeyboardInterrupt``. ``backend_options`` are
+    checked against the options the backend declares and go to every sandbox of the run
+    (for Docker, e.g. ``{"build_args": {"BASE_IMAGE": ...}}``). ``plugins`` and
+    ``agents`` default to discovering what is installed.
     """
     setting = check_setting(setting)
     name = check_run_name(run_name or default_run_name(agent, setting))
@@ -86,11 +90,13 @@ def run(
     if redis_url is not None:
         RedisUrl.parse(redis_url)  # a malformed URL fails before any work
     manager = plugins if plugins is not None else PluginManager.discover()
-    chosen = manager.require_agent(agent)
+    registry = agents if agents is not None else AgentRegistry.discover()
+    chosen = registry.require(agent)
     options = AgentOptions(model, load_agent_config(agent_config), agent_command, agent_timeout)
     check = getattr(chosen, "check", None)
     if callable(check):
         check(options)
+    options_for_backend = manager.resolve_options(backend, backend_options or {})
     manager.require_usable_backend(backend)
     dataset = Dataset(dataset_dir)
     selections = dataset.select(subset=subset, repo=repo, task=task, features=features)
@@ -106,7 +112,7 @@ def run(
         git=git,
         redis_url=redis_url,
         image_template=image_template,
-        sandbox_options=dict(sandbox_options or {}),
+        sandbox_options=options_for_backend,
         concurrency=concurrency,
         force=force,
         auto_eval=auto_eval,
@@ -124,7 +130,7 @@ def run(
     if evaluator is not None:
         for selection in skipped:  # finished earlier but never scored
             pair = _pair_run(config, selection)
-            if status_of(read_eval(pair)) not in ("passed", "failed"):
+            if status_of(read_eval(pair)) not in VERDICTS:
                 evaluator.submit(pair, selection.task)
     runner = PairRunner(config, chosen, manager, LiveResources(), stop)
     outcomes = _run_all(config, runner, todo, evaluator, on_pair)

@@ -8,6 +8,7 @@ run's cancel event: on interrupt the pipeline tears down its sandboxes and saves
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -17,7 +18,7 @@ from cooperbench.dataset import Task
 from cooperbench.evaluation.types import EvalContext, EvalRequest, EvalResult
 from cooperbench.labels import owner_labels
 from cooperbench.logs import PairRun
-from cooperbench.plugins import PluginManager
+from cooperbench.plugin_manager import PluginManager
 from cooperbench.waiting import wait_for
 
 
@@ -63,7 +64,7 @@ class AutoEvaluator:
         if self._cancel.is_set():
             return
         context = EvalContext(
-            plugins=self._plugins,
+            create_sandbox=functools.partial(self._plugins.create_sandbox, self._backend),
             concurrency=1,
             report=self._report,
             cancel=self._cancel,

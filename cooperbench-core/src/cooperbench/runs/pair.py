@@ -17,17 +17,19 @@ from typing import Any
 
 import attrs
 
-from cooperbench.agents.types import REPO_DIR, Agent, AgentResult, AgentTask
+from cooperbench.agents.types import Agent, AgentResult, AgentTask
 from cooperbench.dataset import Selection
+from cooperbench.errors import AgentError
 from cooperbench.labels import owner_labels
 from cooperbench.messaging.client import conversation
 from cooperbench.messaging.install import install_tools
 from cooperbench.messaging.types import MessagingRequest, MessagingSession
-from cooperbench.plugins import PluginManager
+from cooperbench.plugin_manager import PluginManager
 from cooperbench.runs.config import RunConfig
 from cooperbench.runs.live import LiveResources
 from cooperbench.runs.output import AgentSlot, agent_slots, clear_pair, pair_dir, write_pair
 from cooperbench.sandbox import Sandbox, SandboxRequest
+from cooperbench.sandbox_paths import REPO_DIR, WORKSPACE_DIR
 
 # Room beyond the agent's own time limit for setup and patch extraction.
 _LIFETIME_MARGIN = 600
@@ -167,7 +169,7 @@ class PairRunner:
         request = SandboxRequest(
             image=task.image(self.config.image_template),
             timeout=self.config.options.timeout + _LIFETIME_MARGIN,
-            workdir="/workspace",
+            workdir=WORKSPACE_DIR,
             task_dir=task.path,
             network=True,
             labels=labels,
@@ -219,7 +221,7 @@ def _capture(
         try:
             outcome = job()
             if not isinstance(outcome, AgentResult):
-                raise TypeError(f"agent returned {type(outcome).__name__}, not AgentResult")
+                raise AgentError(f"agent returned {type(outcome).__name__}, not AgentResult")
             results[agent_id] = outcome
         except Exception as exc:  # noqa: BLE001 - an agent's failure is its result
             results[agent_id] = AgentResult.failed(f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,115 @@
+"""Everything a backend plugin author needs, in one import.
+
+A backend plugin imports only from here::
+
+    from cooperbench.plugin import BackendStatus, SandboxBase, SandboxRequest, hookimpl
+
+The hooks themselves (what each receives, when it is called, an example of each) are
+documented in :mod:`cooperbench.hookspecs` and ``docs/plugins.md``. The names below are
+the stable plugin API: they keep their meaning across minor versions of
+``cooperbench-core``. Run :class:`cooperbench.testing.SandboxConformance` (needs
+``cooperbench-core[testing]``) to check a backend against the sandbox contract.
+"""
+
+from __future__ import annotations
+
+from cooperbench import labels
+from cooperbench.backend_options import BackendOption
+from cooperbench.backend_status import BackendStatus
+from cooperbench.errors import (
+    AgentError,
+    BackendUnavailableError,
+    CooperbenchError,
+    DatasetError,
+    InfrastructureError,
+    LogsError,
+    MessagingConnectionError,
+    MessagingError,
+    PatchError,
+    PluginConflictError,
+    PluginLoadError,
+    SandboxError,
+    SandboxFileNotFoundError,
+    SandboxIsADirectoryError,
+    SandboxPermissionError,
+    SandboxTerminatedError,
+    SandboxTimeoutError,
+    UnknownAgentError,
+    UnknownBackendError,
+    UsageError,
+)
+from cooperbench.evaluation.batch import sandbox_request as eval_sandbox_request
+from cooperbench.evaluation.pipeline import evaluate_pair
+from cooperbench.evaluation.types import (
+    EvalContext,
+    EvalRequest,
+    EvalResult,
+    FeatureResult,
+    MergeResult,
+    TestCaseResult,
+)
+from cooperbench.exec_output import DEFAULT_OUTPUT_LIMIT, CappedOutput
+from cooperbench.labels import owner_is_alive, owner_labels
+from cooperbench.local.sandbox import LocalSandbox
+from cooperbench.markers import hookimpl
+from cooperbench.messaging.resp import connect as connect_redis
+from cooperbench.messaging.types import MessagingRequest, MessagingSession
+from cooperbench.messaging.url import RedisUrl
+from cooperbench.sandbox import (
+    DEFAULT_SANDBOX_TIMEOUT,
+    DEFAULT_WORKDIR,
+    ExecResult,
+    Sandbox,
+    SandboxBase,
+    SandboxRequest,
+)
+
+__all__ = [
+    "DEFAULT_OUTPUT_LIMIT",
+    "DEFAULT_SANDBOX_TIMEOUT",
+    "DEFAULT_WORKDIR",
+    "AgentError",
+    "BackendOption",
+    "BackendStatus",
+    "BackendUnavailableError",
+    "CappedOutput",
+    "CooperbenchError",
+    "DatasetError",
+    "EvalContext",
+    "EvalRequest",
+    "EvalResult",
+    "ExecResult",
+    "FeatureResult",
+    "InfrastructureError",
+    "LocalSandbox",
+    "LogsError",
+    "MergeResult",
+    "MessagingConnectionError",
+    "MessagingError",
+    "MessagingRequest",
+    "MessagingSession",
+    "PatchError",
+    "PluginConflictError",
+    "PluginLoadError",
+    "RedisUrl",
+    "Sandbox",
+    "SandboxBase",
+    "SandboxError",
+    "SandboxFileNotFoundError",
+    "SandboxIsADirectoryError",
+    "SandboxPermissionError",
+    "SandboxRequest",
+    "SandboxTerminatedError",
+    "SandboxTimeoutError",
+    "TestCaseResult",
+    "UnknownAgentError",
+    "UnknownBackendError",
+    "UsageError",
+    "connect_redis",
+    "eval_sandbox_request",
+    "evaluate_pair",
+    "hookimpl",
+    "labels",
+    "owner_is_alive",
+    "owner_labels",
+]
