@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import click
 
+from cooperbench.cli import exit_codes
 from cooperbench.cli.agents_cmd import agents_command
 from cooperbench.cli.backends_cmd import backends_command
 from cooperbench.cli.cleanup_cmd import cleanup_command
@@ -18,7 +19,6 @@ from cooperbench.cli.eval_cmd import eval_command
 from cooperbench.cli.run_cmd import run_command
 from cooperbench.errors import CooperbenchError
 
-INTERRUPTED_EXIT_CODE = 130
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -45,9 +45,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         _fail(exc.format_message(), exc.exit_code)
     except click.exceptions.Abort:
         # click turns Ctrl-C into Abort; by now the command has cleaned up.
-        _fail("interrupted", INTERRUPTED_EXIT_CODE)
+        _fail("interrupted", exit_codes.INTERRUPTED)
     except KeyboardInterrupt:
-        _fail("interrupted", INTERRUPTED_EXIT_CODE)
+        _fail("interrupted", exit_codes.INTERRUPTED)
     except CooperbenchError as exc:
         _fail(str(exc), exc.exit_code)
     sys.exit(code if isinstance(code, int) else 0)
