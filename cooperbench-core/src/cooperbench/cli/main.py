@@ -20,7 +20,6 @@ from cooperbench.cli.run_cmd import run_command
 from cooperbench.errors import CooperbenchError
 
 
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="cooperbench-core", prog_name="cooperbench")
 def cli() -> None:
