@@ -169,9 +169,20 @@ class Dataset:
             raise DatasetError(f"no subset '{name}' in {self.root / 'subsets'} (subsets: {known})")
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            return [_subset_entry(item) for item in data["tasks"]]
-        except (ValueError, KeyError, TypeError, DatasetError) as exc:
-            raise DatasetError(f"subset file {path} is malformed: {exc}") from exc
+        except (OSError, ValueError) as exc:
+            raise DatasetError(f"subset file {path} is not readable JSON: {exc}") from None
+        tasks = data.get("tasks") if isinstance(data, dict) else None
+        if not isinstance(tasks, list):
+            raise DatasetError(f'subset file {path} is malformed: expected {{"tasks": [...]}}')
+        entries = []
+        for index, item in enumerate(tasks):
+            try:
+                entries.append(_subset_entry(item))
+            except DatasetError as exc:
+                raise DatasetError(
+                    f"subset file {path} is malformed: tasks[{index}] {exc}"
+                ) from None
+        return entries
 
     def _load_task(self, repo: str, task_id: int, task_dir: Path) -> Task:
         features = {}
@@ -180,6 +191,24 @@ class Dataset:
             if match and child.is_dir():
                 features[int(match.group(1))] = Feature(int(match.group(1)), child)
         return Task(repo, task_id, task_dir, dict(sorted(features.items())))
+
+    def check_features(
+        self, features: Sequence[int], repo: str | None = None, task: int | None = None
+    ) -> None:
+        """Raise :class:`DatasetError` unless a task the filters allow has all ``features``."""
+        tasks = [
+            t
+            for t in self.tasks()
+            if (repo is None or t.repo == repo) and (task is None or t.task_id == task)
+        ]
+        if not tasks:
+            raise DatasetError(f"no task in {self.root} matches {_describe(None, repo, task)}")
+        if any(all(f in t.features for f in features) for t in tasks):
+            return
+        wanted = ",".join(str(f) for f in features)
+        if len(tasks) == 1:
+            tasks[0].feature(next(f for f in features if f not in tasks[0].features))
+        raise DatasetError(f"no task in {self.root} has features {wanted}; check -f")
 
     def select(
         self,
@@ -230,17 +259,32 @@ def parse_features(value: str | None) -> tuple[int, ...] | None:
     return ids
 
 
-def _subset_entry(item: dict[str, object]) -> SubsetEntry:
-    raw_pairs = item.get("pairs")
-    pairs = None
-    if raw_pairs is not None:
-        if not isinstance(raw_pairs, list):
-            raise DatasetError("pairs must be a list")
-        pairs = tuple(tuple(sorted(int(f) for f in pair)) for pair in raw_pairs)
-    task_id = item["task_id"]
-    if not isinstance(task_id, (int, str)):
-        raise DatasetError("task_id must be an integer")
-    return SubsetEntry(str(item["repo"]), int(task_id), pairs)
+def _subset_entry(item: object) -> SubsetEntry:
+    """One entry of a subset's ``tasks``; a malformed one raises :class:`DatasetError`."""
+    if not isinstance(item, dict):
+        raise DatasetError('must be an object such as {"repo": "...", "task_id": 1}')
+    repo, task_id, raw_pairs = item.get("repo"), item.get("task_id"), item.get("pairs")
+    if not isinstance(repo, str) or not repo:
+        raise DatasetError("needs a repo name")
+    if isinstance(task_id, bool) or not isinstance(task_id, (int, str)):
+        raise DatasetError("needs an integer task_id")
+    try:
+        number = int(task_id)
+    except ValueError:
+        raise DatasetError(f"has task_id {task_id!r}, not an integer") from None
+    if raw_pairs is None:
+        return SubsetEntry(repo, number, None)
+    if not isinstance(raw_pairs, list) or not all(_is_pair(p) for p in raw_pairs):
+        raise DatasetError("has pairs that are not lists of feature ids, such as [[1, 2]]")
+    return SubsetEntry(repo, number, tuple(tuple(sorted(p)) for p in raw_pairs))
+
+
+def _is_pair(value: object) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) >= 2
+        and all(isinstance(f, int) and not isinstance(f, bool) for f in value)
+    )
 
 
 def _describe(subset: str | None, repo: str | None, task: int | None) -> str:

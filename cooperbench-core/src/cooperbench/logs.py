@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from cooperbench.errors import LogsError
+from cooperbench.errors import LogsError, UsageError
 
 DEFAULT_LOG_DIR = "logs"
 LOG_DIR_ENV_VAR = "COOPERBENCH_LOG_DIR"
@@ -84,9 +84,16 @@ def resolve_log_dir(path: str | Path | None) -> Path:
     return Path(path or os.environ.get(LOG_DIR_ENV_VAR) or DEFAULT_LOG_DIR)
 
 
+def check_run_name(name: str) -> str:
+    """A run name must be one plain folder name (never a path: it names a folder of logs)."""
+    if not name or name in (".", "..") or "/" in name or "\\" in name:
+        raise UsageError(f"bad run name {name!r}: use a plain folder name such as 'exp1'")
+    return name
+
+
 def run_dir(log_dir: Path, run_name: str) -> Path:
     """The folder of run ``run_name``, or a :class:`LogsError` listing the runs there."""
-    folder = log_dir / run_name
+    folder = log_dir / check_run_name(run_name)
     if not folder.is_dir():
         runs = sorted(p.name for p in log_dir.iterdir() if p.is_dir()) if log_dir.is_dir() else []
         known = ", ".join(runs) or "none"

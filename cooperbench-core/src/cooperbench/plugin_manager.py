@@ -176,13 +176,22 @@ class PluginManager:
     def evaluate_patch(
         self, backend: str, requests: Sequence[EvalRequest], context: EvalContext
     ) -> list[EvalResult]:
-        """Evaluate a batch of pairs on ``backend`` (see :func:`hookspecs.evaluate_patch`)."""
+        """Evaluate a batch of pairs on ``backend`` (see :func:`hookspecs.evaluate_patch`).
+
+        Every result, reported or returned, is stamped with its provenance (backend,
+        image, test timeout, cooperbench version), whatever the backend filled in.
+        """
+        from cooperbench.evaluation.provenance import stamper
+
+        stamp = stamper(backend, requests)
+        report = context.report
+        stamped = attrs.evolve(context, report=lambda result: report(stamp(result)))
         results: Sequence[EvalResult] | None = self._hook("evaluate_patch", backend)(
-            backend=backend, requests=list(requests), context=context
+            backend=backend, requests=list(requests), context=stamped
         )
         if results is None:
             raise PluginLoadError(f"backend '{backend}' returned no evaluation results")
-        return list(results)
+        return [stamp(result) for result in results]
 
     def cleanup_resources(self, backend: str, dry_run: bool = False) -> list[str]:
         """Remove leftovers of dead runs on ``backend`` (see :func:`hookspecs.cleanup_resources`)."""

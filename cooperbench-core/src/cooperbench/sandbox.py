@@ -198,6 +198,9 @@ class SandboxBase(ABC):
         #: Seconds spent in named phases of creating this sandbox (e.g. ``image``);
         #: evaluation reports them in eval.json's ``timings``.
         self.startup_timings: dict[str, float] = {}
+        #: The id of the image the sandbox started from, where the backend knows it
+        #: (Docker: ``sha256:...``); evaluation records it in eval.json.
+        self.image_id: str | None = None
 
     @property
     def id(self) -> str:

@@ -70,6 +70,7 @@ class DockerSandbox(SandboxBase):
             raise
         sandbox = cls(api, container_id, request, deadline, as_root=runs_as_root(image))
         sandbox.startup_timings["image"] = image_seconds
+        sandbox.image_id = image.get("Id")
         return sandbox
 
     @property

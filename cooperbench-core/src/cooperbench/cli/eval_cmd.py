@@ -68,6 +68,13 @@ def eval_command(
         nonlocal bar
         for problem in plan.unresolved:
             click.echo(f"warning: skipping {problem}", err=True)
+        if plan.rescored:
+            click.echo(
+                f"{len(plan.rescored)} pair(s) have a verdict from another backend and are "
+                f"scored again on {backend}: {'; '.join(plan.rescored[:3])}"
+                + (" ..." if len(plan.rescored) > 3 else ""),
+                err=True,
+            )
         click.echo(
             f"{run_name}: {len(plan.requests)} pair(s) to evaluate on {backend}, "
             f"{plan.already_done} already evaluated"

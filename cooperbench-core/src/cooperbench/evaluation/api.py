@@ -14,6 +14,7 @@ import attrs
 from cooperbench.atomic import write_json_atomic
 from cooperbench.dataset import Dataset, Task
 from cooperbench.errors import DatasetError, UsageError
+from cooperbench.evaluation.provenance import stored_backend
 from cooperbench.evaluation.summary import build_summary, read_eval, status_of, write_summary
 from cooperbench.evaluation.types import (
     DEFAULT_TEST_TIMEOUT,
@@ -37,6 +38,8 @@ class EvalPlan:
     requests: tuple[EvalRequest, ...]
     already_done: int
     unresolved: tuple[str, ...]
+    #: Pairs with a verdict from another backend, scored again: ``key (setting): backend``.
+    rescored: tuple[str, ...] = ()
 
 
 def plan_evaluation(
@@ -51,25 +54,33 @@ def plan_evaluation(
     force: bool = False,
     timeout: int = DEFAULT_TEST_TIMEOUT,
     image_template: str | None = None,
+    backend: str | None = None,
 ) -> EvalPlan:
     """Find the pairs to evaluate; pairs with a verdict are skipped unless ``force``.
 
-    Pairs whose eval.json records an infrastructure error are always evaluated again.
+    Pairs whose eval.json records an infrastructure error are always evaluated again,
+    and so are pairs whose verdict came from a backend other than ``backend``.
     """
     if timeout <= 0:
         raise UsageError(f"bad timeout {timeout}: use a positive number of seconds")
     logs = resolve_log_dir(log_dir)
     folder = run_dir(logs, run_name)
     dataset = Dataset(dataset_dir)
+    if features:
+        dataset.check_features(features, repo=repo, task=task)
     pairs = discover(logs, run_name, repo=repo, task=task, features=features)
     if subset is not None:
         allowed = _subset_filter(dataset, subset)
         pairs = [p for p in pairs if allowed(p)]
-    requests, unresolved, done = [], [], 0
+    requests, unresolved, rescored, done = [], [], [], 0
     for pair in pairs:
-        if not force and status_of(read_eval(pair)) in VERDICTS:
-            done += 1
-            continue
+        stored = read_eval(pair)
+        if not force and status_of(stored) in VERDICTS:
+            scored_on = stored_backend(stored)
+            if backend is None or scored_on in (None, backend):
+                done += 1
+                continue
+            rescored.append(f"{pair.key} ({pair.setting}): scored on {scored_on}")
         try:
             resolved = _task_for(dataset, pair)
             for feature_id in pair.features:
@@ -80,7 +91,15 @@ def plan_evaluation(
         if pair.repo is None:
             pair = attrs.evolve(pair, repo=resolved.repo)
         requests.append(EvalRequest(pair, resolved, resolved.image(image_template), timeout))
-    return EvalPlan(run_name, folder, tuple(pairs), tuple(requests), done, tuple(unresolved))
+    return EvalPlan(
+        run_name,
+        folder,
+        tuple(pairs),
+        tuple(requests),
+        done,
+        tuple(unresolved),
+        tuple(rescored),
+    )
 
 
 def evaluate(
@@ -125,6 +144,7 @@ def evaluate(
         force=force,
         timeout=timeout,
         image_template=image_template,
+        backend=backend,
     )
     if plan.requests:
         manager.require_usable_backend(backend)

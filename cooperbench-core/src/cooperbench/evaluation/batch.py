@@ -194,7 +194,9 @@ def evaluate_concurrently(
             finally:
                 live.discard(sandbox)
             timings = {**started.startup, **result.timings, "teardown": time.monotonic() - stopping}
-            save(index, attrs.evolve(result, timings=timings))
+            image_id = {"image_id": getattr(sandbox, "image_id", None)}
+            provenance = {**result.provenance, **image_id}
+            save(index, attrs.evolve(result, timings=timings, provenance=provenance))
 
         teardown.submit(stop)
 

@@ -123,6 +123,9 @@ class EvalResult:
     #: Seconds per phase: ``image``, ``sandbox_start``, ``patch_setup``, ``tests``,
     #: ``teardown`` (those the evaluation got to; backends may add their own).
     timings: Mapping[str, float] = attrs.field(factory=dict)
+    #: Where the verdict came from: ``backend``, ``image``, ``image_id`` (where the
+    #: backend knows it), ``test_timeout`` and ``cooperbench_version``.
+    provenance: Mapping[str, Any] = attrs.field(factory=dict)
 
     @property
     def both_passed(self) -> bool:
@@ -158,6 +161,7 @@ class EvalResult:
                 "evaluated_at": self.evaluated_at,
                 "duration_seconds": round(self.duration_seconds, 3),
                 "timings": {phase: round(t, 3) for phase, t in self.timings.items()},
+                **self.provenance,
             }
         )
         return document

@@ -16,13 +16,12 @@ from cooperbench.errors import UsageError
 from cooperbench.evaluation.summary import build_summary, read_eval, status_of
 from cooperbench.evaluation.summary import write_summary as write_eval_summary
 from cooperbench.evaluation.types import DEFAULT_TEST_TIMEOUT, VERDICTS, EvalResult
-from cooperbench.logs import PairRun, discover, resolve_log_dir
+from cooperbench.logs import PairRun, check_run_name, discover, resolve_log_dir
 from cooperbench.messaging.url import RedisUrl
 from cooperbench.plugin_manager import PluginManager
 from cooperbench.runs.autoeval import AutoEvaluator
 from cooperbench.runs.config import (
     RunConfig,
-    check_run_name,
     check_setting,
     default_run_name,
     load_agent_config,

@@ -65,13 +65,6 @@ def new_run_id() -> str:
     return uuid.uuid4().hex[:8]
 
 
-def check_run_name(name: str) -> str:
-    """A run name must be one plain folder name."""
-    if not name or name in (".", "..") or "/" in name or "\\" in name:
-        raise UsageError(f"bad run name {name!r}: use a plain folder name such as 'exp1'")
-    return name
-
-
 def check_setting(setting: str) -> str:
     """``coop`` or ``solo``."""
     if setting not in SETTINGS:
