@@ -20,11 +20,12 @@ import attrs
 
 from cooperbench.errors import SandboxTerminatedError, UsageError
 from cooperbench.exec_output import DEFAULT_OUTPUT_LIMIT, check_output_limit
+from cooperbench.sandbox_paths import WORKSPACE_DIR
 
 #: Default lifetime cap of a sandbox, in seconds.
 DEFAULT_SANDBOX_TIMEOUT = 600
 #: Default working directory inside a sandbox.
-DEFAULT_WORKDIR = "/workspace"
+DEFAULT_WORKDIR = WORKSPACE_DIR
 
 __all__ = [
     "DEFAULT_OUTPUT_LIMIT",

@@ -34,6 +34,7 @@ from cooperbench.errors import (
 from cooperbench.exec_output import DEFAULT_OUTPUT_LIMIT
 from cooperbench.plugin_manager import PluginManager
 from cooperbench.sandbox import ExecResult, Sandbox
+from cooperbench.sandbox_paths import SCRATCH_DIR, WORKSPACE_DIR
 
 # Generous bounds: they catch a timeout that does not kill (the call would take the
 # full sleep), not slowness.
@@ -54,7 +55,7 @@ class SandboxConformance:
     #: Image the sandboxes start from; must have ``sh`` and coreutils.
     image: ClassVar[str] = "cooperbench/base:latest"
     #: Working directory requested for the sandboxes.
-    workdir: ClassVar[str] = "/workspace"
+    workdir: ClassVar[str] = WORKSPACE_DIR
 
     def plugin_manager(self) -> PluginManager:
         """The plugins to resolve :attr:`backend` with (default: discovery)."""
@@ -259,8 +260,8 @@ class SandboxConformance:
 
     def test_write_and_read_binary(self, sandbox: Sandbox) -> None:
         data = bytes(range(256)) * 16
-        sandbox.write_file("/tmp/cooperbench/bin.dat", data)
-        assert sandbox.read_file("/tmp/cooperbench/bin.dat") == data
+        sandbox.write_file(f"{SCRATCH_DIR}/bin.dat", data)
+        assert sandbox.read_file(f"{SCRATCH_DIR}/bin.dat") == data
 
     def test_large_file_in_and_out(self, sandbox: Sandbox) -> None:
         data = os.urandom(3 * 1024 * 1024)
@@ -284,7 +285,7 @@ class SandboxConformance:
 
     def test_write_files_in_several_new_directories(self, sandbox: Sandbox) -> None:
         files: dict[str, bytes | str] = {
-            "/tmp/cooperbench/batch/a.sh": "#!/bin/sh\necho a\n",
+            f"{SCRATCH_DIR}/batch/a.sh": "#!/bin/sh\necho a\n",
             f"{self.workdir}/batch/deep/er/b.bin": bytes(range(256)),
             "batch/c.txt": "relative, beside the others",
             f"{self.workdir}/batch/big.bin": os.urandom(2 * 1024 * 1024),
@@ -294,7 +295,7 @@ class SandboxConformance:
             expected = data.encode() if isinstance(data, str) else data
             assert sandbox.read_file(path) == expected
         # Written as the sandbox's user would: its commands can add files beside them.
-        made = sandbox.exec("sh", "-c", "echo x > /tmp/cooperbench/batch/made && echo ok")
+        made = sandbox.exec("sh", "-c", f"echo x > {SCRATCH_DIR}/batch/made && echo ok")
         assert made.stdout_read().strip() == "ok"
 
     def test_zero_length_files(self, sandbox: Sandbox) -> None:
@@ -316,9 +317,9 @@ class SandboxConformance:
         assert sandbox.read_file("my dir/c file.txt") == b"three"
 
     def test_write_creates_missing_parents(self, sandbox: Sandbox) -> None:
-        sandbox.write_file("/tmp/cooperbench/p/q/r/s.txt", "deep")
+        sandbox.write_file(f"{SCRATCH_DIR}/p/q/r/s.txt", "deep")
         sandbox.write_file("t/u/v.txt", "relative deep")
-        assert sandbox.read_file("/tmp/cooperbench/p/q/r/s.txt") == b"deep"
+        assert sandbox.read_file(f"{SCRATCH_DIR}/p/q/r/s.txt") == b"deep"
         assert sandbox.exec("cat", "t/u/v.txt").stdout_read() == "relative deep"
 
     def test_reading_a_missing_file_raises(self, sandbox: Sandbox) -> None:
