@@ -158,7 +158,12 @@ def test_backends_command_shows_conflicts_hooks_and_broken_plugins(site: Path) -
     assert by_key[("good", "cooperbench-twin-a")]["state"] == "usable"
     assert by_key[("typo", "cooperbench-typo")]["state"] == "broken"
     local = by_key[("local", "cooperbench-core")]
-    assert local["hooks"] == ["check_backend", "create_sandbox", "setup_messaging"]
+    assert local["hooks"] == [
+        "check_backend",
+        "cleanup_resources",
+        "create_sandbox",
+        "setup_messaging",
+    ]
     table = CliRunner().invoke(cli, ["backends"])
     assert table.exit_code == 0
     assert "HOOKS" in table.output.splitlines()[0]

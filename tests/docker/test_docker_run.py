@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from cooperbench import run
+from cooperbench.agents.registry import AgentRegistry
+from cooperbench.agents.types import SUBMITTED, AgentResult, AgentTask
 
 pytestmark = pytest.mark.docker
 
@@ -104,3 +109,91 @@ def test_backend_options_are_checked_before_any_work(tmp_path: Path) -> None:
         assert done.stderr.startswith(f"error: {message}"), done.stderr
         assert len(done.stderr.strip().splitlines()) == 1
         assert not logs.exists()
+
+
+def test_docker_agents_get_the_given_env_and_their_logs_are_copied(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    secret = "docker-s3cret-99"
+    check = '[ "$TOKEN" = "$EXPECTED" ] && [ "$MODE" = fast ] && echo ok > seen.txt; echo DONE'
+    command = [
+        *CLI,
+        "run",
+        "-n",
+        "docker-env",
+        "-t",
+        "0",
+        "-f",
+        "1,2",
+        "--setting",
+        "solo",
+        "-a",
+        "command",
+        "--agent-command",
+        check,
+        "--env",
+        "MODE=fast",
+        "--env",
+        f"EXPECTED={secret}",
+        "--pass-env",
+        "TOKEN",
+        "--no-auto-eval",
+        "--backend",
+        "docker",
+        "--dataset-dir",
+        str(DEMO_DATASET),
+        "--log-dir",
+        str(logs),
+        "--image-template",
+        TEMPLATE,
+        "--build-arg",
+        "BASE_IMAGE=cooperbench/base:bookworm",
+    ]
+    environ = {**os.environ, "TOKEN": secret}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=environ)
+    assert done.returncode == 0, done.stderr
+    run_dir = logs / "docker-env"
+    pair = run_dir / "solo" / "demo_textkit_task" / "0" / "f1_f2"
+    assert "seen.txt" in (pair / "solo.patch").read_text()
+    assert (pair / "solo_stdout.log").read_text() == "DONE\n"
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["env"] == ["EXPECTED", "MODE"] and config["pass_env"] == ["TOKEN"]
+    assert config["backend_options"] == ["build_args.BASE_IMAGE"]
+    for path in run_dir.rglob("*"):
+        if path.is_file():
+            assert secret not in path.read_text(errors="replace"), path
+
+
+class OwnLogAgent:
+    """An agent that keeps its own log in the repository's parent and runs nothing else."""
+
+    def run(self, task: AgentTask) -> AgentResult:
+        task.sandbox.write_file("/workspace/agent.log", "thinking...\ndone\n")
+        return AgentResult(SUBMITTED, logs={"agent.log": "/workspace/agent.log"})
+
+
+def test_docker_copies_a_log_the_agent_keeps_anywhere(tmp_path: Path) -> None:
+    # Nothing of the harness has touched the container's scratch folder before the copy.
+    agents = AgentRegistry.discover(disabled=())
+    agents.register("own-log", OwnLogAgent())
+    run(
+        "docker-own-log",
+        task=0,
+        features=[1, 2],
+        setting="solo",
+        agent="own-log",
+        backend="docker",
+        image_template=TEMPLATE,
+        backend_options={"build_args": {"BASE_IMAGE": "cooperbench/base:bookworm"}},
+        dataset_dir=DEMO_DATASET,
+        log_dir=tmp_path,
+        auto_eval=False,
+        agents=agents,
+    )
+    pair = tmp_path / "docker-own-log" / "solo" / "demo_textkit_task" / "0" / "f1_f2"
+    record = json.loads((pair / "result.json").read_text())["agent"]
+    assert record["logs"]["agent.log"] == {
+        "file": "solo_agent.log",
+        "bytes": 17,
+        "truncated": False,
+    }
+    assert (pair / "solo_agent.log").read_text() == "thinking...\ndone\n"

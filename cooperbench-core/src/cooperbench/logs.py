@@ -68,15 +68,22 @@ class PairRun:
             return None
 
     def result(self) -> dict[str, Any]:
-        """The pair's result.json (empty for the flat layout, which has none)."""
+        """The pair's result.json (empty for the flat layout, which has none).
+
+        A file that cannot be read, is not JSON or holds no object is a :class:`LogsError`.
+        """
         path = self.path / RESULT_FILE
         if not path.is_file():
             return {}
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise LogsError(f"cannot read {path}: {exc.strerror or exc}") from exc
         except ValueError as exc:
             raise LogsError(f"{path} is not valid JSON: {exc}") from exc
-        return data if isinstance(data, dict) else {}
+        if not isinstance(data, dict):
+            raise LogsError(f"{path} holds a JSON {type(data).__name__}, not an object")
+        return data
 
 
 def resolve_log_dir(path: str | Path | None) -> Path:

@@ -53,7 +53,11 @@ from cooperbench.labels import owner_is_alive, owner_labels
 from cooperbench.local.sandbox import LocalSandbox
 from cooperbench.markers import hookimpl
 from cooperbench.messaging.resp import connect as connect_redis
-from cooperbench.messaging.types import MessagingRequest, MessagingSession
+from cooperbench.messaging.types import (
+    DEFAULT_MESSAGING_LIFETIME,
+    MessagingRequest,
+    MessagingSession,
+)
 from cooperbench.messaging.url import RedisUrl
 from cooperbench.sandbox import (
     DEFAULT_SANDBOX_TIMEOUT,
@@ -65,6 +69,7 @@ from cooperbench.sandbox import (
 )
 
 __all__ = [
+    "DEFAULT_MESSAGING_LIFETIME",
     "DEFAULT_OUTPUT_LIMIT",
     "DEFAULT_SANDBOX_TIMEOUT",
     "DEFAULT_WORKDIR",

@@ -7,8 +7,15 @@ option in :attr:`MessagingSession.sandbox_options`) and reach both by container 
 through Docker's embedded DNS. Evaluation sandboxes, which are not on the network,
 cannot reach them.
 
-Everything carries the owner labels, so ``cooperbench cleanup`` removes what a killed
-run left behind; the session's teardown removes the containers, then the network.
+The harness itself is not on the network: it reads the run's message log through the
+Redis port published on 127.0.0.1 (or, failing that, the container's address on the
+network), given as :attr:`MessagingSession.host_redis_url`.
+
+Everything carries the owner labels and the same ``cooperbench.run`` label as the run's
+sandboxes, so ``cooperbench cleanup`` removes what a killed run left behind; and every
+server stops (and its container is removed) after the request's lifetime, so a killed
+harness leaves nothing running for long. The session's teardown removes the containers,
+then the network.
 
 The Redis image is ``COOPERBENCH_REDIS_IMAGE`` (default ``redis:7-alpine``). When it is
 missing and cannot be pulled, a small image :data:`FALLBACK_REDIS_IMAGE` is built once
@@ -29,6 +36,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cooperbench.plugin import (
+    DEFAULT_MESSAGING_LIFETIME,
     MessagingError,
     MessagingRequest,
     MessagingSession,
@@ -36,6 +44,7 @@ from cooperbench.plugin import (
     connect_redis,
     owner_labels,
 )
+from cooperbench.plugin import labels as cb_labels
 from cooperbench_docker.client import connect, docker_errors, explain, is_not_found
 from cooperbench_docker.container import remove_container
 from cooperbench_docker.images import image_lock, local_image_id, try_pull
@@ -106,10 +115,13 @@ def setup_docker_messaging(request: MessagingRequest) -> MessagingSession:
         else:
             name = f"cooperbench-{slug}-redis-{suffix}"
             image = _redis_image(api)
-            redis_id = _start_server(api, name, image, _REDIS_COMMAND, network, request, "redis")
+            redis_id = _start_server(
+                api, name, image, _REDIS_COMMAND, network, request, "redis", publish=REDIS_PORT
+            )
             started.callback(remove_container, api, redis_id)
             _wait_until(api, redis_id, name, ["redis-cli", "ping"], "PONG")
             url = RedisUrl(name, REDIS_PORT, run_id=request.run_id)
+            host_url = _host_url(api, redis_id, network, request.run_id)
         git_url = None
         if request.git:
             name = f"cooperbench-{slug}-git-{suffix}"
@@ -130,6 +142,7 @@ def setup_docker_messaging(request: MessagingRequest) -> MessagingSession:
         git_url=git_url,
         sandbox_options={"network": network},
         teardown=started.close,
+        host_redis_url=None if external is not None else str(host_url),
     )
 
 
@@ -139,8 +152,48 @@ def _slug(run_id: str) -> str:
 
 
 def _labels(request: MessagingRequest, purpose: str) -> dict[str, str]:
-    # The owner fields always describe this process, whatever the request says.
-    return {**request.labels, **owner_labels(run=request.run_id, purpose=purpose)}
+    # The owner fields always describe this process, whatever the request says; the run
+    # is the one the request's labels name (as on the run's sandboxes), else the run id.
+    run = request.labels.get(cb_labels.RUN) or request.run_id
+    return {**request.labels, **owner_labels(run=run, purpose=purpose)}
+
+
+def _lifetime(request: MessagingRequest) -> int:
+    seconds = request.lifetime if request.lifetime is not None else DEFAULT_MESSAGING_LIFETIME
+    return max(1, int(seconds))
+
+
+def _host_url(api: Any, container_id: str, network: str, run_id: str) -> RedisUrl:
+    """Redis as this process reaches it: the published port, else the network address."""
+    candidates = []
+    with docker_errors("inspecting the redis container"):
+        published = api.port(container_id, REDIS_PORT) or []
+        settings = api.inspect_container(container_id).get("NetworkSettings") or {}
+    for binding in published:
+        candidates.append(RedisUrl("127.0.0.1", int(binding["HostPort"]), run_id=run_id))
+    address = ((settings.get("Networks") or {}).get(network) or {}).get("IPAddress")
+    if address:
+        candidates.append(RedisUrl(str(address), REDIS_PORT, run_id=run_id))
+    deadline = time.monotonic() + STARTUP_SECONDS
+    problems: list[str] = []
+    while True:
+        problems.clear()
+        for candidate in candidates:
+            try:
+                connect_redis(candidate, timeout=2.0).close()
+            except MessagingError as exc:
+                problems.append(str(exc))
+            else:
+                return candidate
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    # Without it every conversation would silently come back empty.
+    raise MessagingError(
+        "the run's Redis container answers on its network but not from this machine "
+        f"({'; '.join(problems) or 'no published port and no network address'}); "
+        "run cooperbench on the Docker host, or pass --redis URL reachable from both"
+    )
 
 
 def _create_network(api: Any, name: str, request: MessagingRequest) -> str:
@@ -235,16 +288,25 @@ def _start_server(
     network: str,
     request: MessagingRequest,
     purpose: str,
+    publish: int | None = None,
 ) -> str:
+    # `timeout` ends the server at the lifetime and the daemon then removes the
+    # container, as sandbox containers end; busybox and coreutils both take this form.
+    capped = ["timeout", "-s", "KILL", str(_lifetime(request)), *command]
+    ports = {"ports": [publish]} if publish is not None else {}
+    bindings = {publish: ("127.0.0.1",)} if publish is not None else None
     with docker_errors(f"starting the {purpose} container from image {image}"):
-        host_config = api.create_host_config(init=True, network_mode=network)
+        host_config = api.create_host_config(
+            init=True, auto_remove=True, network_mode=network, port_bindings=bindings
+        )
         created = api.create_container(
             image,
-            entrypoint=command,
+            entrypoint=capped,
             labels=_labels(request, purpose),
             name=name,
             host_config=host_config,
             detach=True,
+            **ports,
         )
     container_id = str(created["Id"])
     try:
@@ -292,7 +354,12 @@ def _probe(api: Any, container_id: str, probe: list[str], expect: str | None) ->
 
 def _state(api: Any, container_id: str) -> Mapping[str, Any]:
     with docker_errors("inspecting a messaging container"):
-        state: Mapping[str, Any] = api.inspect_container(container_id).get("State") or {}
+        try:
+            state: Mapping[str, Any] = api.inspect_container(container_id).get("State") or {}
+        except Exception as exc:
+            if is_not_found(exc):  # it exited and the daemon removed it already
+                return {}
+            raise
     return state
 
 

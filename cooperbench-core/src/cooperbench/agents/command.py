@@ -10,7 +10,8 @@ included, is the patch. A non-zero exit is an ``Error``; running out of time is
 
 The command's output goes to :data:`STDOUT_LOG` and :data:`STDERR_LOG` inside the
 sandbox, so an agent that prints gigabytes costs the harness nothing; the trajectory
-and the error message carry the end of each log.
+and the error message carry the end of each log, and the run copies the end of each
+into the pair folder (``<stem>_stdout.log``, ``<stem>_stderr.log``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ TASK_FILE = f"{SCRATCH_DIR}/task.md"
 #: Where the command's standard output and error are written inside the sandbox.
 STDOUT_LOG = f"{SCRATCH_DIR}/command.stdout.log"
 STDERR_LOG = f"{SCRATCH_DIR}/command.stderr.log"
+#: The logs handed to the run (file name in the pair folder, after the agent's stem).
+LOGS = {"stdout.log": STDOUT_LOG, "stderr.log": STDERR_LOG}
 #: Characters of the end of stderr quoted in the error of a failed command.
 ERROR_TAIL = 2000
 
@@ -72,4 +75,6 @@ def run(task: AgentTask) -> AgentResult:
         status, error = ERROR, f"command exited with status {done.returncode}: {stderr}"
     else:
         status, error = SUBMITTED, None
-    return AgentResult(status, patch=patch, steps=1, trajectory=steps.trajectory, error=error)
+    return AgentResult(
+        status, patch=patch, steps=1, trajectory=steps.trajectory, error=error, logs=LOGS
+    )

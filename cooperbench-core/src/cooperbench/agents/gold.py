@@ -23,6 +23,14 @@ from cooperbench.sandbox_paths import SCRATCH_DIR
 
 DEFAULT_WAIT_SECONDS = 20.0
 _DIFF_HEADER = re.compile(r"^diff --git a/(\S+) b/(\S+)$", re.MULTILINE)
+# Argument: a path left conflicted by `git apply --3way`. Rewrites it as the union of
+# both sides from its index stages (stage 1, the base, is absent when both added it).
+_UNION_RESOLVE = (
+    'dir=$(mktemp -d) && { git show ":1:$1" > "$dir/base" 2>/dev/null || : > "$dir/base"; }'
+    ' && git show ":2:$1" > "$dir/ours" && git show ":3:$1" > "$dir/theirs"'
+    ' && { git merge-file --union "$dir/ours" "$dir/base" "$dir/theirs" || true; }'
+    ' && cp "$dir/ours" "$1" && git add -- "$1" && rm -rf "$dir"'
+)
 
 
 def changed_files(patch: str) -> list[str]:
@@ -89,11 +97,22 @@ def _apply(steps: StepRecorder, feature_id: int, text: str) -> str | None:
     steps.task.sandbox.write_file(path, text)
     if steps.run("git", "apply", "--whitespace=nowarn", path).ok:
         return None
-    # Another gold patch of a solo task may have touched the same lines first.
+    # In solo an earlier gold patch may have touched the same lines (two features that
+    # both append to one file). A three-way apply needs the index to match the tree,
+    # so stage the earlier work first; the conflicts it leaves are resolved as a union,
+    # keeping both sides, as evaluation merges the branches of a coop pair.
+    steps.run("git", "add", "-A")
     merged = steps.run("git", "apply", "--3way", "--whitespace=nowarn", path)
     if merged.ok:
         return None
-    return f"gold patch of feature {feature_id} does not apply: {merged.stderr_read().strip()}"
+    conflicted = steps.run("git", "diff", "--name-only", "-z", "--diff-filter=U")
+    paths = [name for name in conflicted.stdout_read().split("\0") if name]
+    if not paths:
+        return f"gold patch of feature {feature_id} does not apply: {merged.stderr_read().strip()}"
+    for name in paths:
+        if not steps.run("sh", "-c", _UNION_RESOLVE, "union-resolve", name).ok:
+            return f"gold patch of feature {feature_id} conflicts in {name}"
+    return None
 
 
 def _share_branch(steps: StepRecorder, task: AgentTask, wait: float) -> str | None:

@@ -34,6 +34,7 @@ class AgentOptions:
 
 
 def _copy_env(value: Mapping[str, str]) -> dict[str, str]:
+    """A private copy of a mapping of strings, so a frozen value stays unchanged."""
     return dict(value)
 
 
@@ -44,7 +45,8 @@ class AgentTask:
     ``agent_id`` is ``agent1``, ``agent2``, ... in feature order (``solo`` in the solo
     setting); ``feature_ids`` are the features this agent implements (one in coop, all in
     solo). ``redis_url``/``git_url`` are ``None`` without messaging / without ``--git``;
-    ``env`` holds the variables the messaging tools need (pass it to every command).
+    ``env`` holds the variables the user gave the run (``--env``, ``--pass-env``) and
+    those the messaging tools need: pass it to every command.
     ``cancel`` is set when the run is interrupted: long-running agents should stop.
     """
 
@@ -87,7 +89,15 @@ class AgentTask:
 
 @attrs.frozen
 class AgentResult:
-    """What an agent produced: its status, its patch and what it cost."""
+    """What an agent produced: its status, its patch and what it cost.
+
+    ``error_kind`` is ``None`` when an ``Error`` is the agent's own failure and
+    :data:`~cooperbench.errors.INFRASTRUCTURE` when the harness failed it (its sandbox or
+    messaging never started): such a pair has no verdict and runs again next time.
+    ``logs`` names log files the agent left in its sandbox (file name, e.g.
+    ``stdout.log``, to sandbox path); the harness copies the end of each into the pair
+    folder before the sandbox goes away.
+    """
 
     status: str = attrs.field(validator=attrs.validators.in_(STATUSES))
     patch: str = ""
@@ -98,11 +108,19 @@ class AgentResult:
     trajectory: list[dict[str, Any]] = attrs.field(factory=list)
     messages_sent: int = 0
     error: str | None = None
+    error_kind: str | None = None
+    logs: Mapping[str, str] = attrs.field(factory=dict, converter=_copy_env)
 
     @classmethod
-    def failed(cls, error: str, trajectory: list[dict[str, Any]] | None = None) -> AgentResult:
-        """An ``Error`` result with ``error`` as the reason."""
-        return cls(ERROR, error=error, trajectory=list(trajectory or []))
+    def failed(
+        cls,
+        error: str,
+        trajectory: list[dict[str, Any]] | None = None,
+        *,
+        kind: str | None = None,
+    ) -> AgentResult:
+        """An ``Error`` result with ``error`` as the reason (``kind``: see ``error_kind``)."""
+        return cls(ERROR, error=error, trajectory=list(trajectory or []), error_kind=kind)
 
 
 @runtime_checkable

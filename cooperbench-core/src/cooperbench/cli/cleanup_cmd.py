@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from cooperbench.errors import BackendUnavailableError
 from cooperbench.plugin_manager import PluginManager
 
 
@@ -21,22 +22,26 @@ def cleanup_command(backend: str | None, dry_run: bool) -> None:
     plugins = PluginManager.discover()
     if backend is not None:
         plugins.require_backend(backend)
-        chosen = [backend]
-    else:
-        chosen = [
-            name
-            for name in plugins.backend_names()
-            if plugins.implements(name, "cleanup_resources") and plugins.check_backend(name).usable
-        ]
+        if not plugins.implements(backend, "cleanup_resources"):
+            click.echo(f"backend '{backend}' leaves nothing behind to clean up")
+            return
+        _clean(plugins, backend, dry_run)
+        return
+    # Not the self-check: a host that cannot run tasks (no pytest, say) may still hold
+    # leftovers; a backend whose service is unreachable says so and the others go on.
+    chosen = [n for n in plugins.backend_names() if plugins.implements(n, "cleanup_resources")]
     for name in chosen:
-        if not plugins.implements(name, "cleanup_resources"):
-            click.echo(f"backend '{name}' leaves nothing behind to clean up")
-            continue
-        plugins.require_usable_backend(name)
-        lines = plugins.cleanup_resources(name, dry_run=dry_run)
-        for line in lines:
-            click.echo(f"{'would remove' if dry_run else 'removed'} {line}")
-        outcome = "would be removed" if dry_run else "removed"
-        click.echo(f"{len(lines)} leftover resource(s) {outcome} on {name}")
+        try:
+            _clean(plugins, name, dry_run)
+        except BackendUnavailableError as exc:
+            click.echo(f"skipped {name}: {exc}")
     if not chosen:
-        click.echo("no installed backend that can clean up is usable here")
+        click.echo("no installed backend can clean up")
+
+
+def _clean(plugins: PluginManager, backend: str, dry_run: bool) -> None:
+    lines = plugins.cleanup_resources(backend, dry_run=dry_run)
+    for line in lines:
+        click.echo(f"{'would remove' if dry_run else 'removed'} {line}")
+    outcome = "would be removed" if dry_run else "removed"
+    click.echo(f"{len(lines)} leftover resource(s) {outcome} on {backend}")

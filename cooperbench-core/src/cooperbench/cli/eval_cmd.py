@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from cooperbench.cli import exit_codes
 from cooperbench.cli.interrupt import sigterm_as_interrupt
 from cooperbench.cli.options import (
     backend_name_option,
@@ -36,6 +37,12 @@ from cooperbench.cli.options import (
     help="Pairs evaluated at the same time.",
 )
 @click.option("--force", is_flag=True, help="Re-evaluate pairs that already have eval.json.")
+@click.option(
+    "--retry",
+    type=click.Choice(["timeouts"]),
+    multiple=True,
+    help="Also re-evaluate pairs that failed because their tests timed out.",
+)
 @test_timeout_option("--timeout")
 @image_template_option
 @backend_option_flags
@@ -51,6 +58,7 @@ def eval_command(
     backend: str,
     concurrency: int,
     force: bool,
+    retry: tuple[str, ...],
     timeout: int,
     image_template: str | None,
     backend_option: tuple[str, ...],
@@ -110,6 +118,7 @@ def eval_command(
                 timeout=timeout,
                 image_template=image_template,
                 backend_options=collect_backend_options(backend_option, build_args),
+                retry=retry,
                 on_plan=on_plan,
                 on_result=on_result,
             )
@@ -120,3 +129,11 @@ def eval_command(
         click.echo(json.dumps(summary, indent=2))
     else:
         click.echo(format_table(summary))
+    incomplete = summary["incomplete"]
+    if incomplete:
+        click.echo(
+            f"error: {len(incomplete)} selected pair(s) have no verdict (e.g. {incomplete[0]}); "
+            "every result is written, run the same command again to retry them",
+            err=True,
+        )
+        sys.exit(exit_codes.INCOMPLETE)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from cooperbench.cli import exit_codes
 from cooperbench.cli.interrupt import sigterm_as_interrupt
 from cooperbench.cli.options import (
     backend_name_option,
@@ -18,6 +19,9 @@ from cooperbench.cli.options import (
     selection_options,
     test_timeout_option,
 )
+
+if TYPE_CHECKING:
+    from cooperbench.runs.pair import PairOutcome
 
 
 @click.command("run")
@@ -86,6 +90,20 @@ from cooperbench.cli.options import (
 @test_timeout_option("--eval-timeout")
 @image_template_option
 @backend_option_flags
+@click.option(
+    "--env",
+    "env",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Variable for the agents' commands (repeatable; only its name is logged).",
+)
+@click.option(
+    "--pass-env",
+    "pass_env",
+    multiple=True,
+    metavar="KEY",
+    help="Give the agents this variable of your environment (repeatable).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 def run_command(
     run_name: str | None,
@@ -113,15 +131,19 @@ def run_command(
     image_template: str | None,
     backend_option: tuple[str, ...],
     build_args: tuple[str, ...],
+    env: tuple[str, ...],
+    pass_env: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Run AGENT on the selected feature pairs in sandboxes and evaluate the patches."""
+    """Run AGENT on the selected feature pairs in sandboxes and evaluate the patches.
+
+    Exits 0 when every selected pair has a verdict (without auto-eval: a finished run),
+    else 3 after writing every result, with one line saying how many pairs have none.
+    """
     from cooperbench.dataset import Selection
-    from cooperbench.evaluation.summary import format_table
     from cooperbench.evaluation.types import EvalResult
     from cooperbench.runs.api import run
-    from cooperbench.runs.config import RunConfig
-    from cooperbench.runs.pair import PairOutcome
+    from cooperbench.runs.config import RunConfig, parse_env_assignments
 
     done = 0
     total = 0
@@ -139,15 +161,8 @@ def run_command(
     def on_pair(outcome: PairOutcome) -> None:
         nonlocal done
         done += 1
-        result = outcome.result or {}
-        agents = result.get("agents") or {"solo": result.get("agent") or {}}
-        states = ", ".join(f"{a}: {r.get('status')}" for a, r in agents.items())
-        click.echo(
-            f"[{done}/{total}] {result.get('pair')} {states} ({outcome.duration:.1f}s)", err=True
-        )
-        for agent_id, record in agents.items():
-            if record.get("error"):
-                click.echo(f"    {agent_id}: {record['error']}", err=True)
+        for line in pair_lines(outcome, f"[{done}/{total}]"):
+            click.echo(line, err=True)
 
     def on_eval(result: EvalResult) -> None:
         detail = f" ({result.error_kind}: {result.error})" if result.error else ""
@@ -181,13 +196,51 @@ def run_command(
             log_dir=log_dir,
             image_template=image_template,
             backend_options=collect_backend_options(backend_option, build_args),
+            env=parse_env_assignments(env),
+            pass_env=list(pass_env),
             on_start=on_start,
             on_pair=on_pair,
             on_eval=on_eval,
         )
     if as_json:
         click.echo(json.dumps(summary, indent=2))
-        return
+    else:
+        _print_summary(summary)
+    sys.stdout.flush()
+    incomplete = summary["incomplete"]
+    if incomplete:
+        kinds: dict[str, int] = {}
+        for pair in incomplete:
+            kind = pair["reason"].split(":")[0]
+            kinds[kind] = kinds.get(kind, 0) + 1
+        why = ", ".join(f"{kind}: {count}" for kind, count in sorted(kinds.items()))
+        click.echo(
+            f"error: {len(incomplete)} of {summary['pairs_selected']} selected pair(s) have "
+            f"no verdict ({why}); run the same command again to retry them",
+            err=True,
+        )
+        click.get_current_context().exit(exit_codes.INCOMPLETE)
+
+
+def pair_lines(outcome: PairOutcome, counter: str) -> list[str]:
+    """What ``run`` prints when a pair finishes: its agents' states, errors and warnings."""
+    result = outcome.result or {}
+    agents = result.get("agents") or {"solo": result.get("agent") or {}}
+    states = ", ".join(f"{a}: {r.get('status')}" for a, r in agents.items())
+    lines = [f"{counter} {result.get('pair')} {states} ({outcome.duration:.1f}s)"]
+    lines += [f"    {a}: {r['error']}" for a, r in agents.items() if r.get("error")]
+    if result.get("conversation_error"):
+        # The patches are kept; the lost messages must not pass unnoticed.
+        lines.append(
+            f"warning: {result.get('pair')}: conversation not saved: {result['conversation_error']}"
+        )
+    return lines
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    """The human-readable end of a run: pair and agent counts, then the eval table."""
+    from cooperbench.evaluation.summary import format_table
+
     runs = summary["summary"]
     statuses = ", ".join(f"{k} {v}" for k, v in runs["agent_statuses"].items()) or "none"
     click.echo(
@@ -196,4 +249,3 @@ def run_command(
     )
     if summary["eval_summary"] is not None:
         click.echo(format_table(summary["eval_summary"]))
-    sys.stdout.flush()

@@ -13,7 +13,8 @@ import attrs
 
 from cooperbench.atomic import write_json_atomic
 from cooperbench.dataset import Dataset, Task
-from cooperbench.errors import DatasetError, UsageError
+from cooperbench.errors import INFRASTRUCTURE, DatasetError, LogsError, UsageError
+from cooperbench.evaluation.pipeline import now_iso
 from cooperbench.evaluation.provenance import stored_backend
 from cooperbench.evaluation.summary import build_summary, read_eval, status_of, write_summary
 from cooperbench.evaluation.types import (
@@ -40,6 +41,13 @@ class EvalPlan:
     unresolved: tuple[str, ...]
     #: Pairs with a verdict from another backend, scored again: ``key (setting): backend``.
     rescored: tuple[str, ...] = ()
+    #: Pairs not evaluated because an agent ended in an infrastructure error: their
+    #: results are errors (retried once the run has been redone).
+    agent_errors: tuple[EvalResult, ...] = ()
+
+
+#: What ``retry`` may ask to evaluate again besides errors.
+RETRY_CHOICES = ("timeouts",)
 
 
 def plan_evaluation(
@@ -55,12 +63,19 @@ def plan_evaluation(
     timeout: int = DEFAULT_TEST_TIMEOUT,
     image_template: str | None = None,
     backend: str | None = None,
+    retry: Sequence[str] = (),
 ) -> EvalPlan:
     """Find the pairs to evaluate; pairs with a verdict are skipped unless ``force``.
 
     Pairs whose eval.json records an infrastructure error are always evaluated again,
-    and so are pairs whose verdict came from a backend other than ``backend``.
+    and so are pairs whose verdict came from a backend other than ``backend``. A pair
+    that failed because its tests timed out is a verdict: it is evaluated again only
+    with ``retry=("timeouts",)``. A pair whose agents ended in an infrastructure error
+    (``error_kind`` in result.json) gets an error result instead of a sandbox.
     """
+    unknown = sorted(set(retry) - set(RETRY_CHOICES))
+    if unknown:
+        raise UsageError(f"bad retry {unknown[0]!r}: use one of {', '.join(RETRY_CHOICES)}")
     if timeout <= 0:
         raise UsageError(f"bad timeout {timeout}: use a positive number of seconds")
     logs = resolve_log_dir(log_dir)
@@ -73,9 +88,11 @@ def plan_evaluation(
         allowed = _subset_filter(dataset, subset)
         pairs = [p for p in pairs if allowed(p)]
     requests, unresolved, rescored, done = [], [], [], 0
+    agent_errors = []
     for pair in pairs:
         stored = read_eval(pair)
-        if not force and status_of(stored) in VERDICTS:
+        retried = "timeouts" in retry and bool(stored and stored.get("timed_out"))
+        if not force and not retried and status_of(stored) in VERDICTS:
             scored_on = stored_backend(stored)
             if backend is None or scored_on in (None, backend):
                 done += 1
@@ -90,6 +107,10 @@ def plan_evaluation(
             continue
         if pair.repo is None:
             pair = attrs.evolve(pair, repo=resolved.repo)
+        unscorable = run_error_result(pair)
+        if unscorable is not None:
+            agent_errors.append(unscorable)
+            continue
         requests.append(EvalRequest(pair, resolved, resolved.image(image_template), timeout))
     return EvalPlan(
         run_name,
@@ -99,6 +120,7 @@ def plan_evaluation(
         done,
         tuple(unresolved),
         tuple(rescored),
+        tuple(agent_errors),
     )
 
 
@@ -117,6 +139,7 @@ def evaluate(
     timeout: int = DEFAULT_TEST_TIMEOUT,
     image_template: str | None = None,
     backend_options: Mapping[str, Any] | None = None,
+    retry: Sequence[str] = (),
     plugins: PluginManager | None = None,
     on_result: Callable[[EvalResult], None] | None = None,
     on_plan: Callable[[EvalPlan], None] | None = None,
@@ -127,7 +150,10 @@ def evaluate(
     Each pair's eval.json is written atomically as soon as the pair finishes, and
     eval_summary.json at the run root covers every evaluated pair of the run.
     ``backend_options`` are checked against the options the backend declares before
-    any work (``cooperbench backends --options NAME`` lists them).
+    any work (``cooperbench backends --options NAME`` lists them). ``retry=("timeouts",)``
+    evaluates again the pairs that failed because their tests timed out. The summary's
+    ``incomplete`` lists the selected pairs left without a verdict (errors, or never
+    evaluated): the CLI exits with ``INCOMPLETE`` when it is not empty.
     """
     if concurrency < 1:
         raise UsageError(f"bad concurrency {concurrency}: use 1 or more")
@@ -145,6 +171,7 @@ def evaluate(
         timeout=timeout,
         image_template=image_template,
         backend=backend,
+        retry=retry,
     )
     if plan.requests:
         manager.require_usable_backend(backend)
@@ -156,6 +183,8 @@ def evaluate(
         if on_result is not None:
             on_result(result)
 
+    for result in plan.agent_errors:
+        report(result)
     if plan.requests:
         context = EvalContext(
             create_sandbox=functools.partial(manager.create_sandbox, backend),
@@ -170,6 +199,11 @@ def evaluate(
     everything = discover(resolve_log_dir(log_dir), run_name)
     summary = build_summary(run_name, everything)
     write_summary(plan.run_dir, summary)
+    summary["incomplete"] = [
+        f"{pair.key} ({pair.setting})"
+        for pair in plan.pairs
+        if status_of(read_eval(pair)) not in VERDICTS
+    ]
     return summary
 
 
@@ -222,6 +256,39 @@ def run_patch_test(
     document["error_kind"] = result.error_kind
     document["total_seconds"] = round(time.monotonic() - started, 3)
     return document
+
+
+def run_error_result(pair: PairRun) -> EvalResult | None:
+    """The error result of a pair the harness failed during the run, else ``None``.
+
+    Such a pair has nothing of the agents' to score: its result is an infrastructure
+    error (retried once the pair has been run again), never a failed verdict.
+    """
+    broken = _agents_with_infrastructure_errors(pair)
+    if not broken:
+        return None
+    message = (
+        f"{', '.join(broken)} ended in an infrastructure error during the run; "
+        "run the pair again (cooperbench run) before scoring it"
+    )
+    return EvalResult(pair, error=message, error_kind=INFRASTRUCTURE, evaluated_at=now_iso())
+
+
+def _agents_with_infrastructure_errors(pair: PairRun) -> list[str]:
+    """The agents of ``pair`` whose result.json record says ``error_kind: infrastructure``."""
+    try:
+        result = pair.result()
+    except LogsError:
+        return []
+    agents = result.get("agents")
+    if not isinstance(agents, dict):
+        solo = result.get("agent")
+        agents = {"agent": solo} if isinstance(solo, dict) else {}
+    return sorted(
+        name
+        for name, record in agents.items()
+        if isinstance(record, dict) and record.get("error_kind") == INFRASTRUCTURE
+    )
 
 
 def _task_for(dataset: Dataset, pair: PairRun) -> Task:

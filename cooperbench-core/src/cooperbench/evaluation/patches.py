@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-_GIT_HEADER = re.compile(r"^diff --git a/(\S+) b/(\S+)", re.MULTILINE)
-_PLAIN_OLD = re.compile(r"^--- (?:a/)?(\S+)")
-_PLAIN_NEW = re.compile(r"^\+\+\+ (?:b/)?(\S+)")
+_HUNK = re.compile(r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@")
+_NAME_LINES = ("rename from ", "rename to ", "copy from ", "copy to ", "--- ", "+++ ")
+_ESCAPES = {"a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92}
 
-_TEST_DIRS = {"test", "tests", "testing", "__tests__", "spec", "specs"}
+TEST_DIRS = frozenset({"test", "tests", "testing", "__tests__", "spec", "specs"})
 _TEST_FILE_PATTERNS = (
     re.compile(r"^test_.*\.py$"),  # pytest
     re.compile(r".*_test\.py$"),
@@ -31,23 +31,24 @@ def is_test_path(path: str) -> bool:
     directories too, so any path with a test directory component counts.
     """
     parts = path.strip("/").split("/")
-    if any(part in _TEST_DIRS for part in parts[:-1]):
+    if any(part in TEST_DIRS for part in parts[:-1]):
         return True
     return any(pattern.match(parts[-1]) for pattern in _TEST_FILE_PATTERNS)
 
 
 def split_files(patch: str) -> Iterator[tuple[str, str]]:
-    """Yield ``(path, chunk)`` for each file a unified diff touches, in order.
+    """Yield ``(path, chunk)`` for each file section of a patch, as ``git apply`` splits it.
 
-    Handles ``git diff`` output (``diff --git`` headers) and plain ``diff -u`` output.
-    Text before the first file header (a commit message, say) is dropped.
+    A section starts at a ``diff --git`` line, or at a ``---``/``+++`` pair outside a
+    hunk that does not belong to the current git section's header (git applies such
+    plain sections too). Hunks are skipped by their line counts, so hunk content that
+    looks like a header is not one. The path is the first test path among every name
+    the section gives (header, ``rename``/``copy`` lines, ``---``/``+++``; quoted or
+    not), else its new name. Text before the first section is dropped.
     """
-    lines = patch.splitlines(keepends=True)
-    starts = _file_starts(lines)
-    for index, start in enumerate(starts):
-        end = starts[index + 1] if index + 1 < len(starts) else len(lines)
-        chunk = "".join(lines[start:end])
-        yield _chunk_path(lines, start), chunk
+    for names, chunk in _sections(patch.splitlines(keepends=True)):
+        tests = [name for name in names if is_test_path(name)]
+        yield (tests or names or [""])[0 if tests else -1], chunk
 
 
 def drop_test_files(patch: str) -> tuple[str, list[str]]:
@@ -69,23 +70,102 @@ def is_empty(patch: str | None) -> bool:
     return patch is None or not patch.strip()
 
 
-def _file_starts(lines: list[str]) -> list[int]:
-    if any(line.startswith("diff --git ") for line in lines):
-        return [i for i, line in enumerate(lines) if line.startswith("diff --git ")]
-    return [
-        i
-        for i, line in enumerate(lines)
-        if line.startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ ")
-    ]
+def _sections(lines: list[str]) -> Iterator[tuple[list[str], str]]:
+    start: int | None = None
+    names: list[str] = []
+    git_header_open = False  # a git section whose ---/+++ pair has not come yet
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        following = lines[index + 1] if index + 1 < len(lines) else ""
+        plain = line.startswith("--- ") and following.startswith("+++ ")
+        if line.startswith("diff --git ") or (plain and not git_header_open):
+            if start is not None:
+                yield names, "".join(lines[start:index])
+            start, names = index, []
+            git_header_open = line.startswith("diff --git ")
+            if git_header_open:
+                names = _header_names(line)
+                index += 1
+                continue
+        if start is not None and line.startswith(_NAME_LINES):
+            name = _name_of(line.split(" ", 2)[-1] if line[0] in "rc" else line[4:])
+            if name:
+                names.append(name)
+            if line.startswith("+++ "):
+                git_header_open = False
+        elif start is not None and (hunk := _HUNK.match(line)):
+            git_header_open = False
+            index = _skip_hunk(lines, index + 1, hunk)
+            continue
+        index += 1
+    if start is not None:
+        yield names, "".join(lines[start:])
 
 
-def _chunk_path(lines: list[str], start: int) -> str:
-    header = _GIT_HEADER.match(lines[start])
-    if header:
-        # For deletions b/ still names the path; for renames the new path matters.
-        return header.group(2)
-    new = _PLAIN_NEW.match(lines[start + 1]) if start + 1 < len(lines) else None
-    if new and new.group(1) != "/dev/null":
-        return new.group(1)
-    old = _PLAIN_OLD.match(lines[start])
-    return old.group(1) if old else ""
+def _skip_hunk(lines: list[str], index: int, hunk: re.Match[str]) -> int:
+    old = int(hunk.group(1) or 1)
+    new = int(hunk.group(2) or 1)
+    while index < len(lines) and (old > 0 or new > 0):
+        tag = lines[index][:1]
+        if tag in (" ", "\n", ""):
+            old, new = old - 1, new - 1
+        elif tag == "-":
+            old -= 1
+        elif tag == "+":
+            new -= 1
+        elif tag != "\\":  # "\ No newline at end of file"
+            break
+        index += 1
+    while index < len(lines) and lines[index].startswith("\\"):
+        index += 1
+    return index
+
+
+def _header_names(line: str) -> list[str]:
+    rest = line[len("diff --git ") :].rstrip("\n")
+    if rest.startswith('"'):
+        first, remainder = _unquote_prefix(rest)
+        second = _name_of(remainder.strip())
+        return [n for n in (_strip_prefix(first), second) if n]
+    # Unquoted: "a/X b/X"; names may hold spaces, so split where both halves agree.
+    half = (len(rest) - 1) // 2
+    old, new = rest[:half], rest[half + 1 :]
+    if rest[half : half + 1] == " " and _strip_prefix(old) == _strip_prefix(new):
+        return [_strip_prefix(new)]
+    old, _, new = rest.partition(" ")
+    return [n for n in (_name_of(old), _name_of(new)) if n]
+
+
+def _name_of(text: str) -> str:
+    text = text.rstrip("\n")
+    if text.startswith('"'):
+        name, _ = _unquote_prefix(text)
+    else:
+        name = text.split("\t")[0].rstrip()
+    return "" if name == "/dev/null" else _strip_prefix(name)
+
+
+def _strip_prefix(name: str) -> str:
+    # git's default prefixes; rename/copy lines carry none, which this leaves alone.
+    return name[2:] if name[:2] in ("a/", "b/") else name
+
+
+def _unquote_prefix(text: str) -> tuple[str, str]:
+    """The C-quoted name at the start of ``text`` (as git writes it), and what follows."""
+    out = bytearray()
+    index = 1
+    while index < len(text) and text[index] != '"':
+        char = text[index]
+        if char == "\\" and index + 1 < len(text):
+            code = text[index + 1]
+            if code in "01234567":
+                out.append(int(text[index + 1 : index + 4], 8) & 0xFF)
+                index += 4
+                continue
+            out.append(_ESCAPES.get(code, ord(code) & 0xFF))
+            index += 2
+            continue
+        out += char.encode("utf-8")
+        index += 1
+    return out.decode("utf-8", "replace"), text[index + 1 :]

@@ -1,15 +1,19 @@
 #!/bin/sh
 # Put each agent's patch on its own branch from the base commit, then merge them.
-# Usage: prepare.sh REPO OUT_PATCH NAME=PATCH_FILE...
+# Usage: prepare.sh REPO OUT_PATCH PATHSPECS NAME=PATCH_FILE...
 # Prints "apply NAME applied|skipped|failed" per agent, then
 # "merge clean|conflicts|missing_input|error naive|union" when there are 2+ agents,
-# and writes the combined diff against the base to OUT_PATCH. When that diff was
+# and writes the combined diff against the base to OUT_PATCH. That diff leaves out
+# every path the exclude pathspecs of the PATHSPECS file (one a line) protect, so git
+# itself decides which files a patch touched; each such path is printed first as
+# "protected PATH". When that diff was
 # written it is also printed after a line "merged-diff", which saves the caller a
 # file transfer. Leaves HEAD at the base, because task runners reset to HEAD before
 # applying that diff.
 repo=$1
 out=$2
-shift 2
+pathspecs=$3
+shift 3
 cd "$repo" || exit 90
 GIT_AUTHOR_NAME=cooperbench GIT_AUTHOR_EMAIL=cooperbench@localhost
 GIT_COMMITTER_NAME=cooperbench GIT_COMMITTER_EMAIL=cooperbench@localhost
@@ -77,7 +81,16 @@ if [ "$count" -ge 2 ]; then
 fi
 
 if [ -n "$result" ]; then
-  git diff --binary "$base" "$result" > "$out" && echo merged-diff && cat "$out"
+  # No globbing, one pathspec a line: the patterns hold "*" and no newline.
+  set -f
+  IFS='
+'
+  set -- $(cat "$pathspecs")
+  unset IFS
+  git -c core.quotePath=false diff --name-only --no-renames "$base" "$result" -- \
+    $(printf '%s\n' "$@" | sed 's/^:(exclude,glob)/:(glob)/') | sed 's/^/protected /'
+  git diff --binary --no-renames "$base" "$result" -- . "$@" > "$out" \
+    && echo merged-diff && cat "$out"
 fi
 if [ -n "$home" ]; then git checkout -q "$home"; else git checkout -q --detach "$base"; fi
 git reset -q --hard "$base"

@@ -48,6 +48,10 @@ def _tally(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "skipped": counts[SKIPPED],
         "pass_rate": round(counts[PASSED] / scored, 4) if scored else 0.0,
         "merge_conflict_rate": round(conflicts / len(coop), 4) if coop else 0.0,
+        # Failed verdicts worth a look: tests killed at the timeout, and results whose
+        # report and runner disagreed (possible tampering).
+        "timed_out": sum(1 for r in rows if r["timed_out"]),
+        "suspicious": sum(1 for r in rows if r["suspicious"]),
     }
 
 
@@ -64,6 +68,8 @@ def build_summary(run_name: str, pairs: Iterable[PairRun]) -> dict[str, Any]:
                 "repo": str(pair.repo or "?"),
                 "status": status_of(document),
                 "merge_status": merge.get("status") if document else None,
+                "timed_out": bool((document or {}).get("timed_out")),
+                "suspicious": bool((document or {}).get("suspicious")),
             }
         )
     repos = sorted({str(r["repo"]) for r in rows})

@@ -99,3 +99,27 @@ def count(results: list[TestCaseResult]) -> tuple[int, int]:
     passed = sum(1 for r in results if r.status == PASSED)
     failed = sum(1 for r in results if r.status in (FAILED, ERROR))
     return passed, failed
+
+
+_PYTEST_SUMMARY = re.compile(
+    r"^=*\s*((?:\d+ [a-z]+(?:, )?)+|no tests ran)(?: in [\d.]+s.*?)?\s*=*\s*$", re.MULTILINE
+)
+
+
+def pytest_summary(output: str) -> dict[str, int] | None:
+    """The counts of pytest's last summary line (``3 passed, 1 failed in 0.1s``), if any.
+
+    Plural words are folded (``errors`` -> ``error``, ``warnings`` -> ``warning``).
+    """
+    found = [m for m in _PYTEST_SUMMARY.finditer(output) if " in " in m.group(0)]
+    if not found:
+        return None
+    counts: dict[str, int] = {}
+    text = found[-1].group(1)
+    if text == "no tests ran":
+        return counts
+    for part in text.split(", "):
+        number, word = part.split(" ", 1)
+        word = word.rstrip("s") if word in ("errors", "warnings") else word
+        counts[word] = counts.get(word, 0) + int(number)
+    return counts

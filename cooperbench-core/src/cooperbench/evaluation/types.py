@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 #: ``EvalResult.error_kind`` of a failure of the harness or backend, not of the agents.
 #: Such results are retried by the next ``cooperbench eval``.
 INFRASTRUCTURE_ERROR = INFRASTRUCTURE
+#: ``error_kind`` older versions gave a pair whose tests timed out. Such pairs are
+#: evaluated again; a timeout is now a failed feature with ``timed_out`` set.
 TIMEOUT_ERROR = "timeout"
 
 PASSED = "passed"
@@ -76,6 +78,10 @@ class FeatureResult:
     duration_seconds: float = 0.0
     timed_out: bool = False
     results_source: str = "none"  # junit | go | cargo | jest | none
+    #: Why the feature failed when its tests do not say it: a timeout or a suspicion.
+    reason: str | None = None
+    #: How the run's evidence disagreed (report, exit status, summary, hidden tests).
+    suspicious: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The eval.json form (published fields plus per-test detail)."""
@@ -90,6 +96,8 @@ class FeatureResult:
             "test_results": [case.to_json() for case in self.test_results],
             "results_source": self.results_source,
             "timed_out": self.timed_out,
+            "reason": self.reason,
+            "suspicious": self.suspicious,
             "duration_seconds": round(self.duration_seconds, 3),
             "test_output": self.test_output,
         }
@@ -126,6 +134,19 @@ class EvalResult:
     #: Where the verdict came from: ``backend``, ``image``, ``image_id`` (where the
     #: backend knows it), ``test_timeout`` and ``cooperbench_version``.
     provenance: Mapping[str, Any] = attrs.field(factory=dict)
+    #: Paths the agents changed that the hidden tests ran without (reverted to the base
+    #: commit or removed): tests, test configuration, import hooks, runner shadows.
+    protected_paths: tuple[str, ...] = ()
+
+    @property
+    def timed_out(self) -> bool:
+        """True when some feature's tests were killed at the timeout."""
+        return any(f.timed_out for f in self.features)
+
+    @property
+    def suspicious(self) -> bool:
+        """True when some feature's evidence disagreed (see ``FeatureResult.suspicious``)."""
+        return any(f.suspicious for f in self.features)
 
     @property
     def both_passed(self) -> bool:
@@ -149,6 +170,7 @@ class EvalResult:
             "setting": pair.setting,
             "apply_status": dict(self.apply_status),
             "merge": self.merge.to_json() if self.merge is not None else None,
+            "protected_paths": list(self.protected_paths),
         }
         for index, feature in enumerate(self.features, start=1):
             document[f"feature{index}"] = feature.to_json()
@@ -156,6 +178,8 @@ class EvalResult:
             {
                 "both_passed": self.both_passed,
                 "status": self.status,
+                "timed_out": self.timed_out,
+                "suspicious": self.suspicious,
                 "error": self.error,
                 "error_kind": self.error_kind,
                 "evaluated_at": self.evaluated_at,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-
 from cooperbench.plugin import (
     BackendStatus,
     LocalSandbox,
@@ -22,11 +20,21 @@ def create_sandbox(request: SandboxRequest) -> LocalSandbox:
 
 @hookimpl
 def check_backend() -> BackendStatus:
-    """The local backend needs only git and a POSIX shell on the host."""
-    missing = [tool for tool in ("git", "sh") if shutil.which(tool) is None]
+    """Say whether the host has what task runners need: sh, git, python3 with pytest."""
+    from cooperbench.local.requirements import missing_requirements
+
+    missing = missing_requirements()
     if missing:
-        return BackendStatus(False, f"missing on PATH: {', '.join(missing)}")
+        return BackendStatus(False, f"missing on the host: {'; '.join(missing)}")
     return BackendStatus(True, "runs on the host without isolation")
+
+
+@hookimpl
+def cleanup_resources(dry_run: bool) -> list[str]:
+    """Remove sandbox and server folders of local runs whose process is gone."""
+    from cooperbench.local.cleanup import cleanup_leftovers
+
+    return cleanup_leftovers(dry_run=dry_run)
 
 
 @hookimpl

@@ -7,23 +7,28 @@ sandbox's own directories (its workdir, ``/workspace``, ``/patches`` and
 ``/tmp/cooperbench``) are rewritten to the real location, and commands see the root in
 ``$SANDBOX_ROOT``. Every other path is the host's own: nothing is isolated.
 
+Commands get a minimal environment (:mod:`cooperbench.local.environment`), not the
+harness's. Every process a command starts carries the command's and the sandbox's
+tokens in its environment, so a timeout or :meth:`~LocalSandbox.terminate` kills even
+those that left the process group, and a watchdog process
+(:mod:`cooperbench.local.watchdog`) does the same if the harness dies.
+
 Command output is read from the pipes as it arrives into capped buffers, so a command
 that prints gigabytes costs the harness no more than the sandbox's output limit.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import selectors
 import shutil
-import signal
 import subprocess
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 
 from cooperbench.errors import (
@@ -34,11 +39,22 @@ from cooperbench.errors import (
     SandboxTerminatedError,
 )
 from cooperbench.exec_output import CappedOutput
+from cooperbench.labels import PURPOSE, RUN, owner_labels
+from cooperbench.local.environment import base_environment
+from cooperbench.local.processes import EXEC_TOKEN_VAR, SANDBOX_TOKEN_VAR, kill_group, kill_tagged
+from cooperbench.local.watchdog import start_watchdog
 from cooperbench.local.workspace import RUNNER_DIR, materialize_task
 from cooperbench.sandbox import ExecResult, SandboxBase, SandboxRequest
+from cooperbench.sandbox_paths import PATCHES_DIR, SCRATCH_DIR, WORKSPACE_DIR
 
 SANDBOX_ROOT_VAR = "SANDBOX_ROOT"
-_FIXED_VIRTUAL_DIRS = ("/workspace", "/patches", "/tmp/cooperbench")
+#: Prefix of every local sandbox's folder in the temporary directory.
+ROOT_PREFIX = "cooperbench-local-"
+#: The file in a sandbox's folder holding its labels (owner, run, image).
+LABELS_FILE = ".cooperbench-labels.json"
+_FIXED_VIRTUAL_DIRS = (WORKSPACE_DIR, PATCHES_DIR, SCRATCH_DIR)
+# Seconds terminate() waits for the watchdog to finish its sweep.
+_WATCHDOG_EXIT_SECONDS = 10
 # Seconds a command may outlive the Python-side lifetime check before the coreutils
 # `timeout` wrapper kills it: the wrapper only matters when the harness itself died.
 _WATCHDOG_GRACE = 5
@@ -64,22 +80,30 @@ class LocalSandbox(SandboxBase):
         # and followed by a separator or the end of the token.
         self._virtual = re.compile(rf"(?<![\w./-])({alternatives})(?=/|$|[\s:;,'\"])")
         self._watchdog = shutil.which("timeout")
+        self._token = uuid.uuid4().hex
+        # Fires when terminate() closes its stdin, or when this process dies.
+        self._sweeper = start_watchdog(self._token, root, request.timeout)
 
     @classmethod
     def create(cls, request: SandboxRequest) -> LocalSandbox:
         """Make the private root, materialize the task if there is one, and label it."""
-        root = Path(tempfile.mkdtemp(prefix="cooperbench-local-")).resolve()
+        root = Path(tempfile.mkdtemp(prefix=ROOT_PREFIX)).resolve()
         try:
             if request.task_dir is not None:
                 materialize_task(Path(request.task_dir), root)
             (root / request.workdir.lstrip("/")).mkdir(parents=True, exist_ok=True)
-            (root / "tmp" / "cooperbench").mkdir(parents=True, exist_ok=True)
-            labels = {**request.labels, "image": request.image, "created": str(time.time())}
-            (root / ".cooperbench-labels.json").write_text(json.dumps(labels))
+            (root / SCRATCH_DIR.lstrip("/")).mkdir(parents=True, exist_ok=True)
+            # The owner fields always describe this process: `cooperbench cleanup`
+            # removes the folder once it is gone.
+            owner = owner_labels(
+                run=request.labels.get(RUN), purpose=request.labels.get(PURPOSE) or "sandbox"
+            )
+            labels = {**request.labels, **owner, "image": request.image}
+            (root / LABELS_FILE).write_text(json.dumps(labels))
+            return cls(root, request)
         except BaseException:
             shutil.rmtree(root, ignore_errors=True)
             raise
-        return cls(root, request)
 
     @property
     def root(self) -> Path:
@@ -105,6 +129,7 @@ class LocalSandbox(SandboxBase):
         if not workdir.is_dir():
             raise SandboxError(f"working directory {cwd or self.workdir} does not exist in sandbox")
         command = [self.rewrite(arg) for arg in args]
+        token = uuid.uuid4().hex
         if self._watchdog:
             command = [self._watchdog, "-s", "KILL", f"{remaining + _WATCHDOG_GRACE:.0f}", *command]
         started = time.monotonic()
@@ -117,7 +142,7 @@ class LocalSandbox(SandboxBase):
                 proc = subprocess.Popen(
                     command,
                     cwd=workdir,
-                    env=self._environment(env),
+                    env=self._environment(env, token),
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
@@ -129,12 +154,14 @@ class LocalSandbox(SandboxBase):
                 return ExecResult(126, b"", f"{args[0]}: permission denied\n".encode())
             self._procs.add(proc)
         try:
-            return self._wait(proc, limit, started)
+            return self._wait(proc, limit, started, token)
         finally:
             with self._procs_lock:
                 self._procs.discard(proc)
 
-    def _wait(self, proc: subprocess.Popen[bytes], limit: float, started: float) -> ExecResult:
+    def _wait(
+        self, proc: subprocess.Popen[bytes], limit: float, started: float, token: str
+    ) -> ExecResult:
         out, err = CappedOutput(self.output_limit), CappedOutput(self.output_limit)
         pipes = _Pipes(proc, out, err)
         try:
@@ -143,10 +170,12 @@ class LocalSandbox(SandboxBase):
                 pipes.drain(started + limit) and _exited(proc, started + limit - time.monotonic())
             )
             if timed_out:
-                _kill_group(proc)
+                kill_group(proc.pid)
+                # Descendants that left the process group still carry the token.
+                kill_tagged(EXEC_TOKEN_VAR, token)
                 # What the command printed before the kill is still in the pipes. A
-                # descendant that left the process group may hold them open: stop
-                # waiting after a while and keep what arrived.
+                # descendant that escaped the token (a cleared environment) may hold
+                # them open: stop waiting after a while and keep what arrived.
                 pipes.drain(time.monotonic() + _DRAIN_SECONDS)
                 proc.wait()
         finally:
@@ -162,13 +191,14 @@ class LocalSandbox(SandboxBase):
             stderr_dropped=err.dropped,
         )
 
-    def _environment(self, extra: dict[str, str]) -> dict[str, str]:
-        env = dict(os.environ)
-        env.pop(SANDBOX_ROOT_VAR, None)
+    def _environment(self, extra: dict[str, str], token: str) -> dict[str, str]:
+        env = base_environment(self._root / "tmp")
         env.update({key: self.rewrite(value) for key, value in self._request.env.items()})
         env.update({key: self.rewrite(value) for key, value in extra.items()})
         env[SANDBOX_ROOT_VAR] = str(self._root)
         env["PATH"] = f"{self._root / RUNNER_DIR}{os.pathsep}{env.get('PATH', os.defpath)}"
+        env[EXEC_TOKEN_VAR] = token
+        env[SANDBOX_TOKEN_VAR] = self._token
         return env
 
     def _do_write_file(self, path: str, data: bytes) -> None:
@@ -201,7 +231,15 @@ class LocalSandbox(SandboxBase):
         with self._procs_lock:
             running = list(self._procs)
         for proc in running:
-            _kill_group(proc)
+            kill_group(proc.pid)
+        # The watchdog kills whatever else carries the sandbox's token, then removes
+        # the folder; waiting for it makes terminate() leave nothing behind.
+        if self._sweeper.stdin is not None:
+            self._sweeper.stdin.close()
+        try:
+            self._sweeper.wait(_WATCHDOG_EXIT_SECONDS)
+        except subprocess.TimeoutExpired:
+            kill_tagged(SANDBOX_TOKEN_VAR, self._token)
         shutil.rmtree(self._root, ignore_errors=True)
 
 
@@ -248,8 +286,3 @@ def _exited(proc: subprocess.Popen[bytes], wait: float) -> bool:
     except subprocess.TimeoutExpired:
         return False
     return True
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)

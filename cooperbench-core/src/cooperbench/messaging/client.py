@@ -22,6 +22,7 @@ import attrs
 from cooperbench.errors import UsageError
 from cooperbench.messaging import coop_msg
 from cooperbench.messaging.resp import RedisConnection, connect
+from cooperbench.messaging.types import MessagingSession
 from cooperbench.messaging.url import RedisUrl
 
 DEFAULT_TTL_SECONDS = coop_msg.DEFAULT_TTL_SECONDS
@@ -105,7 +106,9 @@ class MessageClient:
     ) -> None:
         self.url = RedisUrl.parse(url) if isinstance(url, str) else url
         if not self.url.run_id:
-            raise UsageError(f"Redis URL {self.url} names no run; expected ...#run:<run_id>")
+            raise UsageError(
+                f"Redis URL for {self.url.address} names no run; expected ...#run:<run_id>"
+            )
         if not agent_id:
             raise UsageError("an agent id must not be empty")
         if ttl <= 0:
@@ -194,12 +197,16 @@ def read_message_log(connection: RedisConnection, url: RedisUrl) -> list[Message
 
 
 def conversation(
-    url: str | RedisUrl, feature_ids: Mapping[str, int], timeout: float = 10.0
+    url: str | RedisUrl | MessagingSession, feature_ids: Mapping[str, int], timeout: float = 10.0
 ) -> list[dict[str, Any]]:
     """The run's ``conversation.json`` entries, sorted by time.
 
-    ``feature_ids`` maps agent ids to their feature; each entry carries its sender's.
+    ``url`` is best the session: its log is then read through the session's host-side
+    URL, because the agents' one may not resolve outside their network. ``feature_ids`` maps agent ids to their feature; each entry carries its
+    sender's.
     """
+    if isinstance(url, MessagingSession):
+        url = url.reader_url
     parsed = RedisUrl.parse(url) if isinstance(url, str) else url
     with connect(parsed, timeout) as connection:
         log = read_message_log(connection, parsed)

@@ -24,6 +24,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import socket
 import sys
 import threading
@@ -47,6 +48,9 @@ DEFAULT_TTL_SECONDS = 24 * 60 * 60
 #: Seconds allowed to connect and for a non-blocking command's reply.
 DEFAULT_IO_TIMEOUT = 10.0
 RUN_FRAGMENT = "run:"
+# The "user:" of "//user:password@". Users paste raw passwords, which may hold "@", "/"
+# or "#", so the password runs greedily to the last "@": hiding too much beats leaking.
+_USERINFO_PASSWORD = re.compile(r"(//[^/@:]*:).*@")
 
 
 # -- URLs and keys ---------------------------------------------------------------------
@@ -66,22 +70,23 @@ class RedisEndpoint(NamedTuple):
 def parse_redis_url(url: str) -> RedisEndpoint:
     """Split a Redis URL; raise ``ValueError`` saying what is wrong with it."""
     parts = urlsplit(url.strip())
+    shown = redact_url(url)  # error messages never show the password
     if parts.scheme != "redis":
         raise ValueError(
-            f"unsupported Redis URL {url!r}: expected redis://host:port[/db] "
+            f"unsupported Redis URL {shown!r}: expected redis://host:port[/db] "
             "(password as redis://:password@host:port)"
         )
     try:
         port = parts.port or DEFAULT_PORT
     except ValueError:
-        raise ValueError(f"invalid port in Redis URL {url!r}") from None
+        raise ValueError(f"invalid port in Redis URL {shown!r}") from None
     path = parts.path.strip("/")
     if path and not path.isdigit():
-        raise ValueError(f"invalid database {path!r} in Redis URL {url!r}: expected a number")
+        raise ValueError(f"invalid database {path!r} in Redis URL {shown!r}: expected a number")
     run_id = None
     if parts.fragment:
         if not parts.fragment.startswith(RUN_FRAGMENT) or len(parts.fragment) == len(RUN_FRAGMENT):
-            raise ValueError(f"invalid namespace in Redis URL {url!r}: expected #run:<run_id>")
+            raise ValueError(f"invalid namespace in Redis URL {shown!r}: expected #run:<run_id>")
         run_id = parts.fragment[len(RUN_FRAGMENT) :]
     return RedisEndpoint(
         host=parts.hostname or "localhost",
@@ -91,6 +96,11 @@ def parse_redis_url(url: str) -> RedisEndpoint:
         password=unquote(parts.password) if parts.password is not None else None,
         run_id=run_id,
     )
+
+
+def redact_url(url: str) -> str:
+    """``url`` with the password of its user part, if any, replaced by ``***``."""
+    return _USERINFO_PASSWORD.sub(r"\1***@", url)
 
 
 def format_redis_url(endpoint: RedisEndpoint) -> str:

@@ -13,6 +13,7 @@ from cooperbench.agents.registry import AgentRegistry
 from cooperbench.agents.types import AgentOptions
 from cooperbench.dataset import Dataset, Selection
 from cooperbench.errors import UsageError
+from cooperbench.evaluation.api import run_error_result
 from cooperbench.evaluation.summary import build_summary, read_eval, status_of
 from cooperbench.evaluation.summary import write_summary as write_eval_summary
 from cooperbench.evaluation.types import DEFAULT_TEST_TIMEOUT, VERDICTS, EvalResult
@@ -22,13 +23,22 @@ from cooperbench.plugin_manager import PluginManager
 from cooperbench.runs.autoeval import AutoEvaluator
 from cooperbench.runs.config import (
     RunConfig,
+    build_agent_env,
     check_setting,
     default_run_name,
+    image_template_in_effect,
     load_agent_config,
     new_run_id,
 )
 from cooperbench.runs.live import LiveResources
-from cooperbench.runs.output import is_finished, pair_dir, write_config, write_summary
+from cooperbench.runs.output import (
+    infrastructure_errors,
+    is_finished,
+    pair_dir,
+    read_result,
+    write_config,
+    write_summary,
+)
 from cooperbench.runs.pair import PairOutcome, PairRunner
 from cooperbench.waiting import wait_for
 
@@ -59,6 +69,8 @@ def run(
     log_dir: str | Path | None = None,
     image_template: str | None = None,
     backend_options: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    pass_env: Sequence[str] | None = None,
     plugins: PluginManager | None = None,
     agents: AgentRegistry | None = None,
     on_start: Callable[[RunConfig, list[Selection], int], None] | None = None,
@@ -74,8 +86,15 @@ def run(
     (``KeyboardInterrupt``, or setting ``cancel``) tears down every sandbox and
     messaging session and re-raises ``KeyboardInterrupt``. ``backend_options`` are
     checked against the options the backend declares and go to every sandbox of the run
-    (for Docker, e.g. ``{"build_args": {"BASE_IMAGE": ...}}``). ``plugins`` and
-    ``agents`` default to discovering what is installed.
+    (for Docker, e.g. ``{"build_args": {"BASE_IMAGE": ...}}``). ``env`` and the
+    variables named in ``pass_env`` (copied from this process's environment) reach every
+    agent's commands on any backend; config.json records their names, never their
+    values. ``plugins`` and ``agents`` default to discovering what is installed.
+
+    A pair whose agent the harness failed (``error_kind`` infrastructure: its sandbox
+    or messaging never started) is recorded but never evaluated, and runs again next
+    time. The returned ``incomplete`` lists the selected pairs left without a verdict
+    (without auto-eval: without a finished run), each with the reason.
     """
     setting = check_setting(setting)
     name = check_run_name(run_name or default_run_name(agent, setting))
@@ -88,6 +107,7 @@ def run(
         raise UsageError("--git needs messaging; drop --no-messaging or --git")
     if redis_url is not None:
         RedisUrl.parse(redis_url)  # a malformed URL fails before any work
+    agent_env = build_agent_env(env, pass_env)
     manager = plugins if plugins is not None else PluginManager.discover()
     registry = agents if agents is not None else AgentRegistry.discover()
     chosen = registry.require(agent)
@@ -117,11 +137,14 @@ def run(
         auto_eval=auto_eval,
         eval_concurrency=eval_concurrency,
         eval_timeout=eval_timeout,
+        agent_env=agent_env,
     )
     todo = [s for s in selections if force or not is_finished(_folder(config, s))]
     skipped = [s for s in selections if s not in todo]
+    # Resolving the image names may reject the template: before anything is written.
+    invocation = _invocation(config, dataset, selections, env, pass_env)
     config.run_dir.mkdir(parents=True, exist_ok=True)
-    write_config(config.run_dir, _invocation(config, dataset, selections))
+    write_config(config.run_dir, invocation)
     if on_start is not None:
         on_start(config, todo, len(skipped))
     stop = cancel or threading.Event()
@@ -137,16 +160,42 @@ def run(
     result: dict[str, Any] = {
         "run_name": name,
         "run_dir": str(config.run_dir),
+        "pairs_selected": len(selections),
         "pairs_run": len(outcomes),
         "pairs_skipped": len(skipped),
         "summary": summary,
         "eval_summary": None,
+        "incomplete": [],
     }
     if evaluator is not None:
         eval_summary = build_summary(name, discover(config.log_dir, name))
         write_eval_summary(config.run_dir, eval_summary)
         result["eval_summary"] = eval_summary
+    result["incomplete"] = incomplete_pairs(config, selections)
     return result
+
+
+def incomplete_pairs(config: RunConfig, selections: Sequence[Selection]) -> list[dict[str, str]]:
+    """The selected pairs without a verdict (or, without auto-eval, a finished run).
+
+    Each is ``{"run": <repo>/<task>/<a>,<b>, "reason": ...}``. An agent's own ``Error``
+    is a result, not a gap: such a pair is scored like any other.
+    """
+    missing = []
+    for selection in selections:
+        pair = _pair_run(config, selection)
+        result = read_result(pair.path)
+        if result is None:
+            reason = "no readable result.json"
+        elif infrastructure_errors(result):
+            reason = "infrastructure error: " + "; ".join(infrastructure_errors(result))
+        elif config.auto_eval and status_of(read_eval(pair)) not in VERDICTS:
+            document = read_eval(pair) or {}
+            reason = f"evaluation error: {document.get('error')}" if document else "not evaluated"
+        else:
+            continue
+        missing.append({"run": pair.key, "reason": reason})
+    return missing
 
 
 def _run_all(
@@ -169,7 +218,14 @@ def _run_all(
         with lock:
             outcomes.append(outcome)
         if evaluator is not None:
-            evaluator.submit(_pair_run(config, selection), selection.task)
+            pair = _pair_run(config, selection)
+            # A pair the harness failed has no verdict to give: its eval.json says so
+            # (an error, counted as one) and the pair runs again next time.
+            unscorable = run_error_result(pair)
+            if unscorable is not None:
+                evaluator.record(unscorable)
+            else:
+                evaluator.submit(pair, selection.task)
         if on_pair is not None:
             on_pair(outcome)
 
@@ -230,11 +286,25 @@ def _pair_run(config: RunConfig, selection: Selection) -> PairRun:
     )
 
 
-def _invocation(config: RunConfig, dataset: Dataset, selections: list[Selection]) -> dict[str, Any]:
-    """config.json: what this invocation ran with (the Redis password never lands here)."""
+def _invocation(
+    config: RunConfig,
+    dataset: Dataset,
+    selections: list[Selection],
+    env: Mapping[str, str] | None,
+    pass_env: Sequence[str] | None,
+) -> dict[str, Any]:
+    """config.json: what this invocation ran with.
+
+    Secrets never land here: not the Redis password, not the values of the agents'
+    variables, not the values of backend options (build arguments may hold tokens);
+    only their names.
+    """
     from cooperbench import __version__
 
     redis = RedisUrl.parse(config.redis_url).address if config.redis_url else None
+    images = {
+        f"{s.task.repo}/{s.task.task_id}": s.task.image(config.image_template) for s in selections
+    }
     return {
         "run_name": config.run_name,
         "run_id": config.run_id,
@@ -247,15 +317,33 @@ def _invocation(config: RunConfig, dataset: Dataset, selections: list[Selection]
         "agent_command": config.options.command,
         "agent_timeout": config.options.timeout,
         "backend": config.backend,
+        "backend_options": _option_names(config.sandbox_options),
+        "image_template": image_template_in_effect(config.image_template),
+        "images": dict(sorted(images.items())),
+        "env": sorted(env or {}),
+        "pass_env": sorted(pass_env or ()),
         "messaging": config.uses_messaging,
         "git": config.git,
         "redis": redis,
         "concurrency": config.concurrency,
         "force": config.force,
         "auto_eval": config.auto_eval,
+        "eval_concurrency": config.eval_concurrency,
+        "eval_timeout": config.eval_timeout,
         "dataset_dir": str(dataset.root),
         "pairs": [
             f"{s.task.repo}/{s.task.task_id}/{','.join(str(f) for f in s.features)}"
             for s in selections
         ],
     }
+
+
+def _option_names(options: Mapping[str, Any]) -> list[str]:
+    """The backend options given, by name; of a mapping (build args) ``name.KEY`` each."""
+    names: list[str] = []
+    for name, value in sorted(options.items()):
+        if isinstance(value, Mapping) and value:
+            names.extend(f"{name}.{key}" for key in sorted(str(k) for k in value))
+        else:
+            names.append(name)
+    return names

@@ -2,7 +2,8 @@
 
 ``<log_dir>/<run>/<setting>/<repo>/<task_id>/f<a>_f<b>/`` holds ``result.json`` (written
 last: a folder counts as a finished pair only once it exists), the patches, the
-trajectories and, in coop, ``conversation.json``. ``config.json`` and ``summary.json``
+trajectories, the ends of the agents' logs and, in coop, ``conversation.json``.
+``config.json`` and ``summary.json``
 sit at the run root; the summary is recomputed from every ``result.json`` of the run,
 so it covers all invocations.
 """
@@ -19,7 +20,9 @@ import attrs
 from cooperbench.agents.types import ERROR, AgentResult
 from cooperbench.atomic import write_json_atomic, write_text_atomic
 from cooperbench.dataset import Selection
+from cooperbench.errors import INFRASTRUCTURE, LogsError
 from cooperbench.logs import EVAL_FILE, RESULT_FILE, discover
+from cooperbench.runs.agent_logs import LOG_SUFFIX
 
 SUMMARY_FILE = "summary.json"
 CONFIG_FILE = "config.json"
@@ -69,10 +72,22 @@ def agent_entries(result: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [single] if isinstance(single, dict) else []
 
 
+def infrastructure_errors(result: Mapping[str, Any]) -> list[str]:
+    """The errors of agents the harness failed (``error_kind`` infrastructure)."""
+    return [
+        str(entry.get("error") or "infrastructure error")
+        for entry in agent_entries(result)
+        if entry.get("error_kind") == INFRASTRUCTURE
+    ]
+
+
 def is_finished(folder: Path) -> bool:
-    """True when the pair has a result.json and no agent of it ended in ``Error``."""
+    """True when the pair has a result.json and no agent of it ended in ``Error``.
+
+    An infrastructure error always counts as unfinished, whatever the agent's status.
+    """
     result = read_result(folder)
-    if result is None:
+    if result is None or infrastructure_errors(result):
         return False
     return all(entry.get("status") != ERROR for entry in agent_entries(result))
 
@@ -83,12 +98,17 @@ def clear_pair(folder: Path) -> None:
         (folder / name).unlink(missing_ok=True)
     if folder.is_dir():
         for stale in folder.iterdir():
-            if stale.is_file() and stale.suffix in (".patch", ".json"):
+            if stale.is_file() and stale.suffix in (".patch", ".json", LOG_SUFFIX):
                 stale.unlink(missing_ok=True)
 
 
-def agent_record(slot: AgentSlot, result: AgentResult, setting: str) -> dict[str, Any]:
-    """One agent's entry of result.json."""
+def agent_record(
+    slot: AgentSlot,
+    result: AgentResult,
+    setting: str,
+    logs: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One agent's entry of result.json (``logs``: what :func:`copy_logs` copied)."""
     record: dict[str, Any] = {"agent_id": slot.agent_id}
     if setting == "solo":
         record["feature_ids"] = list(slot.feature_ids)
@@ -104,8 +124,11 @@ def agent_record(slot: AgentSlot, result: AgentResult, setting: str) -> dict[str
             "patch_lines": len(result.patch.splitlines()),
             "messages_sent": result.messages_sent,
             "error": result.error,
+            "error_kind": result.error_kind,
         }
     )
+    if logs:
+        record["logs"] = dict(logs)
     return record
 
 
@@ -115,8 +138,12 @@ def write_pair(
     results: Sequence[tuple[AgentSlot, AgentResult]],
     conversation: list[dict[str, Any]] | None,
     header: Mapping[str, Any],
+    logs: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Write patches, trajectories, conversation and (last) result.json; return it."""
+    """Write patches, trajectories, conversation and (last) result.json; return it.
+
+    ``logs`` (by agent id) records the agents' logs already copied into ``folder``.
+    """
     for slot, result in results:
         stem = slot.file_stem(setting)
         write_text_atomic(folder / f"{stem}.patch", result.patch)
@@ -130,7 +157,11 @@ def write_pair(
         write_json_atomic(folder / f"{stem}_traj.json", trajectory)
     if setting == "coop":
         write_json_atomic(folder / "conversation.json", conversation or [])
-    records = {slot.agent_id: agent_record(slot, r, setting) for slot, r in results}
+    copied = logs or {}
+    records = {
+        slot.agent_id: agent_record(slot, r, setting, copied.get(slot.agent_id))
+        for slot, r in results
+    }
     document = dict(header)
     if setting == "solo":
         document["agent"] = next(iter(records.values()))
@@ -156,7 +187,11 @@ def write_summary(log_dir: Path, run_name: str) -> dict[str, Any]:
     for pair in discover(log_dir, run_name):
         if pair.flat:
             continue
-        result = pair.result()
+        try:
+            result = pair.result()
+        except LogsError as exc:  # another pair's broken file must not end this run
+            rows.append(_unreadable_row(pair.key, pair.setting, str(exc)))
+            continue
         agents = agent_entries(result)
         for entry in agents:
             status = str(entry.get("status"))
@@ -169,7 +204,8 @@ def write_summary(log_dir: Path, run_name: str) -> dict[str, Any]:
                 "run": pair.key,
                 "setting": pair.setting,
                 "statuses": [entry.get("status") for entry in agents],
-                "finished": all(entry.get("status") != ERROR for entry in agents),
+                "finished": not infrastructure_errors(result)
+                and all(entry.get("status") != ERROR for entry in agents),
             }
         )
     summary = {
@@ -186,6 +222,11 @@ def write_summary(log_dir: Path, run_name: str) -> dict[str, Any]:
     }
     write_json_atomic(log_dir / run_name / SUMMARY_FILE, summary)
     return summary
+
+
+def _unreadable_row(key: str, setting: str, error: str) -> dict[str, Any]:
+    """A summary row for a pair whose result.json cannot be read (it runs again)."""
+    return {"run": key, "setting": setting, "statuses": [], "finished": False, "error": error}
 
 
 def write_config(run_dir: Path, invocation: Mapping[str, Any]) -> None:

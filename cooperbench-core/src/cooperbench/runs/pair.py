@@ -19,12 +19,13 @@ import attrs
 
 from cooperbench.agents.types import Agent, AgentResult, AgentTask
 from cooperbench.dataset import Selection
-from cooperbench.errors import AgentError
+from cooperbench.errors import INFRASTRUCTURE, AgentError
 from cooperbench.labels import owner_labels
 from cooperbench.messaging.client import conversation
 from cooperbench.messaging.install import install_tools
 from cooperbench.messaging.types import MessagingRequest, MessagingSession
 from cooperbench.plugin_manager import PluginManager
+from cooperbench.runs.agent_logs import copy_logs
 from cooperbench.runs.config import RunConfig
 from cooperbench.runs.live import LiveResources
 from cooperbench.runs.output import AgentSlot, agent_slots, clear_pair, pair_dir, write_pair
@@ -67,11 +68,13 @@ class PairRunner:
         with contextlib.ExitStack() as stack:
             try:
                 session = self._messaging(selection, slots, stack)
-            except Exception as exc:  # noqa: BLE001 - every agent of the pair ends in Error
+            except Exception as exc:  # noqa: BLE001 - the harness failed, not the agents
                 reason = f"messaging could not start: {type(exc).__name__}: {exc}"
-                results = [(slot, AgentResult.failed(reason)) for slot in slots]
+                failed = AgentResult.failed(reason, kind=INFRASTRUCTURE)
+                results = [(slot, failed) for slot in slots]
+                logs: dict[str, dict[str, Any]] = {}
             else:
-                results = self._run_agents(selection, slots, session)
+                results, logs = self._run_agents(selection, slots, session, folder)
                 if session is not None and not self.cancel.is_set():
                     chat, chat_error = _conversation(session, slots)
         if self.cancel.is_set():
@@ -94,7 +97,7 @@ class PairRunner:
         }
         if chat_error is not None:
             header["conversation_error"] = chat_error
-        document = write_pair(folder, self.config.setting, results, chat, header)
+        document = write_pair(folder, self.config.setting, results, chat, header, logs)
         return PairOutcome(selection, folder, document, time.monotonic() - clock)
 
     def _messaging(
@@ -113,19 +116,30 @@ class PairRunner:
             git=self.config.git,
             redis_url=self.config.redis_url,
             labels=labels,
+            # The servers outlive the agents' sandboxes (reading the conversation comes
+            # last), and no longer than that if the harness is killed.
+            lifetime=self.config.options.timeout + 2 * _LIFETIME_MARGIN,
         )
         session = self.plugins.setup_messaging(self.config.backend, request)
         stack.callback(self.live.add(session.close))
         return session
 
     def _run_agents(
-        self, selection: Selection, slots: list[AgentSlot], session: MessagingSession | None
-    ) -> list[tuple[AgentSlot, AgentResult]]:
+        self,
+        selection: Selection,
+        slots: list[AgentSlot],
+        session: MessagingSession | None,
+        folder: Path,
+    ) -> tuple[list[tuple[AgentSlot, AgentResult]], dict[str, dict[str, Any]]]:
+        """Run the agents side by side; their results and their copied logs, by agent id."""
         results: dict[str, AgentResult] = {}
+        logs: dict[str, dict[str, Any]] = {}
         threads = [
             threading.Thread(
                 target=_capture(
-                    results, slot.agent_id, self._agent_job(selection, slots, slot, session)
+                    results,
+                    slot.agent_id,
+                    self._agent_job(selection, slots, slot, session, folder, logs),
                 ),
                 name=f"cooperbench-{slot.agent_id}",
                 daemon=True,
@@ -136,7 +150,7 @@ class PairRunner:
             thread.start()
         for thread in threads:
             thread.join()
-        return [(slot, results[slot.agent_id]) for slot in slots]
+        return [(slot, results[slot.agent_id]) for slot in slots], logs
 
     def _agent_job(
         self,
@@ -144,12 +158,23 @@ class PairRunner:
         slots: list[AgentSlot],
         slot: AgentSlot,
         session: MessagingSession | None,
+        folder: Path,
+        logs: dict[str, dict[str, Any]],
     ) -> Callable[[], AgentResult]:
         def job() -> AgentResult:
-            sandbox = self._sandbox(selection, slot, session)
+            try:
+                sandbox = self._sandbox(selection, slot, session)
+            except Exception as exc:  # noqa: BLE001 - the harness failed, not the agent
+                reason = f"the agent's sandbox could not start: {type(exc).__name__}: {exc}"
+                return AgentResult.failed(reason, kind=INFRASTRUCTURE)
             close = self.live.add(sandbox.terminate)
             try:
-                return self._run_agent(selection, slots, slot, session, sandbox)
+                result = self._run_agent(selection, slots, slot, session, sandbox)
+                if isinstance(result, AgentResult) and result.logs and not self.cancel.is_set():
+                    # The logs live in the sandbox: copy their ends before it goes.
+                    stem = slot.file_stem(self.config.setting)
+                    logs[slot.agent_id] = copy_logs(sandbox, result.logs, folder, stem)
+                return result
             finally:
                 close()
 
@@ -172,6 +197,7 @@ class PairRunner:
             workdir=WORKSPACE_DIR,
             task_dir=task.path,
             network=True,
+            env=self.config.agent_env,
             labels=labels,
             options=options,
         )
@@ -185,13 +211,23 @@ class PairRunner:
         session: MessagingSession | None,
         sandbox: Sandbox,
     ) -> AgentResult:
-        head = sandbox.exec("git", "rev-parse", "HEAD", cwd=REPO_DIR, timeout=60)
-        if not head.ok:
-            return AgentResult.failed(f"no base commit in {REPO_DIR}: {head.stderr_read().strip()}")
+        try:
+            head = sandbox.exec("git", "rev-parse", "HEAD", cwd=REPO_DIR, timeout=60)
+            problem = "" if head.ok else head.stderr_read().strip()
+        except Exception as exc:  # noqa: BLE001 - a lost sandbox is the harness's failure
+            head, problem = None, f"{type(exc).__name__}: {exc}"
+        if head is None or not head.ok:
+            reason = f"the base commit in {REPO_DIR} could not be read: {problem}"
+            return AgentResult.failed(reason, kind=INFRASTRUCTURE)
         agent_ids = [s.agent_id for s in slots]
-        env: dict[str, str] = {}
+        # The user's variables first: the messaging tools' own must not be overridden.
+        env: dict[str, str] = dict(self.config.agent_env)
         if session is not None:
-            env = install_tools(sandbox, session, slot.agent_id, agent_ids)
+            try:
+                env.update(install_tools(sandbox, session, slot.agent_id, agent_ids))
+            except Exception as exc:  # noqa: BLE001 - the harness failed, not the agent
+                reason = f"the messaging tools could not be installed: {type(exc).__name__}: {exc}"
+                return AgentResult.failed(reason, kind=INFRASTRUCTURE)
         texts = [selection.task.feature(fid).spec() for fid in slot.feature_ids]
         task = AgentTask(
             run_name=self.config.run_name,
@@ -235,7 +271,7 @@ def _conversation(
     """The pair's messages; a backend whose bus the host cannot reach yields none."""
     feature_ids = {slot.agent_id: slot.feature_ids[0] for slot in slots}
     try:
-        return conversation(session.redis_url, feature_ids), None
+        return conversation(session, feature_ids), None
     except Exception as exc:  # noqa: BLE001 - losing the log must not lose the patches
         return [], f"could not read the message log: {type(exc).__name__}: {exc}"
 
