@@ -13,17 +13,27 @@ import nox
 import tomllib
 
 nox.options.default_venv_backend = "uv"
-nox.options.sessions = ["lint", "typecheck", "versions", "tests-core", "tests-docker"]
+nox.options.sessions = [
+    "lint",
+    "typecheck",
+    "versions",
+    "tests-core",
+    "tests-docker",
+    "tests-modal",
+]
 nox.options.error_on_missing_interpreters = True
 
 ROOT = Path(__file__).parent
 CORE = "./cooperbench-core[testing]"
-DISTRIBUTIONS = ["cooperbench-core", "cooperbench-docker"]
+DISTRIBUTIONS = ["cooperbench-core", "cooperbench-docker", "cooperbench-modal"]
+#: The modal SDK version the modal tests verify (cooperbench-modal allows the 1.6 series).
+MODAL_SDK = "modal==1.6.4"
 PYTEST = ["pytest", "-p", "no:cacheprovider"]
 PYTHON_PATHS = [
     "noxfile.py",
     "cooperbench-core",
     "cooperbench-docker",
+    "cooperbench-modal",
     "tests",
     "examples",
     "benchmarks",
@@ -44,6 +54,17 @@ def tests_docker(session: nox.Session) -> None:
     session.run(*PYTEST, "tests/docker", *session.posargs)
 
 
+@nox.session(name="tests-modal")
+def tests_modal(session: nox.Session) -> None:
+    """Only core and the modal plugin, on the pinned SDK, against the local Modal stand-in.
+
+    The stand-in (tests/modal/standin) runs sandboxes as containers of the local Docker
+    engine, through the Docker SDK, and serves tunnels with certificates made by trustme.
+    """
+    session.install(CORE, "./cooperbench-modal", MODAL_SDK, "docker", "trustme")
+    session.run(*PYTEST, "tests/modal", *session.posargs)
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff over every distribution, the tests and the tooling."""
@@ -56,7 +77,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over core and the plugins."""
-    session.install("mypy", CORE, "./cooperbench-docker")
+    session.install("mypy", CORE, "./cooperbench-docker", "./cooperbench-modal", MODAL_SDK)
     session.run("mypy", "--config-file", "pyproject.toml", *[f"{d}/src" for d in DISTRIBUTIONS])
 
 

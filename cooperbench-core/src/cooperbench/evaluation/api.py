@@ -14,6 +14,7 @@ import attrs
 from cooperbench.atomic import write_json_atomic
 from cooperbench.dataset import Dataset, Task
 from cooperbench.errors import INFRASTRUCTURE, DatasetError, LogsError, UsageError
+from cooperbench.evaluation.batch import start_ahead
 from cooperbench.evaluation.pipeline import now_iso
 from cooperbench.evaluation.provenance import stored_backend
 from cooperbench.evaluation.summary import build_summary, read_eval, status_of, write_summary
@@ -193,6 +194,7 @@ def evaluate(
             cancel=cancel or threading.Event(),
             labels=owner_labels(run=run_name, purpose="eval"),
             sandbox_options=options,
+            start_ahead=start_ahead(manager.backend_options(backend), options),
         )
         manager.evaluate_patch(backend, plan.requests, context)
     # Summarize every pair of the run on disk, whatever this invocation selected.

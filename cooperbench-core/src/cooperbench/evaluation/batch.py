@@ -4,7 +4,9 @@ Each of the ``concurrency`` workers evaluates one pair at a time, and overlaps t
 slow parts around it: the sandbox of its next pair starts while the current pair is
 evaluated, and a finished pair's sandbox is removed in the background (the result is
 saved once it is gone). So a worker holds at most three sandboxes: one starting, one
-evaluating, one stopping.
+evaluating, one stopping. A backend that bills or limits sandboxes alive at once turns
+the overlap off (``EvalContext.start_ahead``, from its ``start_ahead`` option): each
+worker then holds one sandbox at a time, removed before the next one starts.
 
 Interrupting (the caller sets ``context.cancel``) stops new pairs from starting and
 terminates every live sandbox; pairs that were running are not reported, so no result
@@ -16,11 +18,13 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 import attrs
 
+from cooperbench.backend_options import BackendOption, option_value
 from cooperbench.evaluation.pipeline import evaluate_pair, infrastructure_error
 from cooperbench.evaluation.types import EvalContext, EvalRequest, EvalResult
 from cooperbench.sandbox import Sandbox, SandboxRequest
@@ -29,6 +33,16 @@ from cooperbench.waiting import wait_for
 
 # Room beyond the test runs for staging, merging and teardown in the sandbox lifetime.
 _LIFETIME_MARGIN = 300
+#: The backend option that decides whether workers start their next sandbox early.
+START_AHEAD_OPTION = "start_ahead"
+
+
+def start_ahead(declared: Sequence[BackendOption], options: Mapping[str, Any]) -> bool:
+    """Whether workers start sandboxes ahead: the backend's ``start_ahead`` option (its
+    default or the user's value), and True for backends that do not declare it."""
+    if not any(option.name == START_AHEAD_OPTION for option in declared):
+        return True
+    return bool(option_value(declared, options, START_AHEAD_OPTION))
 
 
 class LiveSandboxes:
@@ -198,13 +212,21 @@ def evaluate_concurrently(
             provenance = {**result.provenance, **image_id}
             save(index, attrs.evolve(result, timings=timings, provenance=provenance))
 
-        teardown.submit(stop)
+        if context.start_ahead:
+            teardown.submit(stop)
+        else:
+            stop()  # gone before this worker's next sandbox starts
 
     def work() -> None:
         first = take()
         upcoming = starter.submit(start, *first, 0) if first is not None else None
         while upcoming is not None:
             current = upcoming.result()
+            if not context.start_ahead:
+                evaluate(current)
+                following = take()
+                upcoming = starter.submit(start, *following, 0) if following else None
+                continue
             following = take()
             upcoming = None
             if following is not None:

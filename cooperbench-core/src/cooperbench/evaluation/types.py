@@ -200,6 +200,11 @@ class EvalContext:
     thread); it saves the result and advances progress. ``cancel`` is set when the user
     interrupts: stop starting new pairs and tear down running sandboxes.
     ``sandbox_options`` are the backend's checked options, for every sandbox request.
+    ``start_ahead`` lets core's default pipeline start a worker's next sandbox while its
+    current pair is evaluated (up to two sandboxes per worker); when False, ``concurrency``
+    is also the most sandboxes alive at once. A backend chooses it by declaring the
+    boolean option ``start_ahead`` (its default, or the user's value, applies); backends
+    that do not declare it keep the overlap.
     """
 
     create_sandbox: Callable[[SandboxRequest], Sandbox]
@@ -208,3 +213,4 @@ class EvalContext:
     cancel: threading.Event = attrs.field(factory=threading.Event)
     labels: Mapping[str, str] = attrs.field(factory=dict)
     sandbox_options: Mapping[str, Any] = attrs.field(factory=dict)
+    start_ahead: bool = True

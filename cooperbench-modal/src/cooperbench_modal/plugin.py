@@ -1,0 +1,46 @@
+"""Hook implementations of the ``modal`` backend (the module the entry point names).
+
+Discovery imports this module for every command, so it imports nothing heavy: the
+``modal`` SDK is imported inside the hooks, through the modules they call.
+"""
+
+from __future__ import annotations
+
+from cooperbench.plugin import (
+    BackendOption,
+    BackendStatus,
+    Sandbox,
+    SandboxRequest,
+    hookimpl,
+)
+from cooperbench_modal.options import OPTIONS
+
+
+@hookimpl
+def create_sandbox(request: SandboxRequest) -> Sandbox:
+    """Start a Modal sandbox from ``request.image`` (pulled by Modal from its registry)."""
+    from cooperbench_modal.sandbox import ModalSandbox
+
+    return ModalSandbox.create(request)
+
+
+@hookimpl
+def check_backend() -> BackendStatus:
+    """Say whether the modal SDK imports, a token is set and the server answers."""
+    from cooperbench_modal.status import check_modal
+
+    return check_modal()
+
+
+@hookimpl
+def backend_options() -> list[BackendOption]:
+    """App and environment, sandbox size, creation pacing, start-ahead scheduling."""
+    return list(OPTIONS)
+
+
+@hookimpl
+def cleanup_resources(dry_run: bool) -> list[str]:
+    """Terminate sandboxes of cooperbench runs whose process is gone."""
+    from cooperbench_modal.cleanup import cleanup_leftovers
+
+    return cleanup_leftovers(dry_run=dry_run)
