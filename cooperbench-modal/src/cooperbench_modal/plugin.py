@@ -9,6 +9,8 @@ from __future__ import annotations
 from cooperbench.plugin import (
     BackendOption,
     BackendStatus,
+    MessagingRequest,
+    MessagingSession,
     Sandbox,
     SandboxRequest,
     hookimpl,
@@ -44,3 +46,12 @@ def cleanup_resources(dry_run: bool) -> list[str]:
     from cooperbench_modal.cleanup import cleanup_leftovers
 
     return cleanup_leftovers(dry_run=dry_run)
+
+
+@hookimpl
+def setup_messaging(request: MessagingRequest) -> MessagingSession:
+    """Start Redis (unless ``--redis``) and, with ``--git``, a git daemon in Modal
+    sandboxes that the agents reach through Modal tunnels."""
+    from cooperbench_modal.messaging import setup_modal_messaging
+
+    return setup_modal_messaging(request)

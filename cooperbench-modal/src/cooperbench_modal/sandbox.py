@@ -12,7 +12,10 @@ from __future__ import annotations
 import posixpath
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
+
+import attrs
 
 from cooperbench.plugin import (
     ExecResult,
@@ -46,6 +49,14 @@ TERMINATE_ATTEMPTS = 3
 _READABLE = 'test -r "$1"'
 
 
+@attrs.frozen
+class Ports:
+    """Container ports Modal exposes: through TLS tunnels, or as plain TCP."""
+
+    encrypted: tuple[int, ...] = ()
+    unencrypted: tuple[int, ...] = ()
+
+
 class ModalSandbox(SandboxBase):
     """A Modal Sandbox started from the request's image, stopped after its lifetime."""
 
@@ -56,10 +67,17 @@ class ModalSandbox(SandboxBase):
         self._as_root = True
 
     @classmethod
-    def create(cls, request: SandboxRequest, *, tunnel_ports: tuple[int, ...] = ()) -> ModalSandbox:
+    def create(
+        cls,
+        request: SandboxRequest,
+        *,
+        command: Sequence[str] = (),
+        ports: Ports | None = None,
+    ) -> ModalSandbox:
         """Create the sandbox and wait until it runs commands.
 
-        ``tunnel_ports`` are container ports to expose through Modal's TLS tunnels.
+        ``command`` replaces the sandbox's own command (by default it only sleeps until
+        its lifetime ends); ``ports`` are container ports Modal exposes through tunnels.
         Raises :class:`~cooperbench.errors.BackendUnavailableError` when Modal cannot be
         used (no token, server unreachable, credentials refused),
         :class:`~cooperbench.errors.UsageError` for a bad option and
@@ -70,7 +88,7 @@ class ModalSandbox(SandboxBase):
         ensure_reachable()
         app = lookup_app(settings.app, settings.environment)
         began = time.monotonic()
-        handle = _create_with_retries(request, settings, app, tunnel_ports)
+        handle = _create_with_retries(request, settings, app, command, ports or Ports())
         sandbox = cls(handle, request, began + min(request.timeout, MAX_LIFETIME))
         sandbox.startup_timings["create"] = time.monotonic() - began
         try:
@@ -209,7 +227,11 @@ class ModalSandbox(SandboxBase):
 
 
 def _create_with_retries(
-    request: SandboxRequest, settings: SandboxSettings, app: Any, tunnel_ports: tuple[int, ...]
+    request: SandboxRequest,
+    settings: SandboxSettings,
+    app: Any,
+    command: Sequence[str],
+    ports: Ports,
 ) -> Any:
     import modal
     from modal import exception as modal_exc
@@ -223,8 +245,7 @@ def _create_with_retries(
         try:
             return modal.Sandbox.create(
                 # The sandbox's own command ends with its lifetime too.
-                "sleep",
-                str(lifetime),
+                *(command or ("sleep", str(lifetime))),
                 app=app,
                 image=image,
                 timeout=lifetime,
@@ -234,7 +255,8 @@ def _create_with_retries(
                 memory=settings.memory_mib,
                 block_network=not request.network,
                 tags=dict(request.labels) or None,
-                encrypted_ports=list(tunnel_ports),
+                encrypted_ports=list(ports.encrypted),
+                unencrypted_ports=list(ports.unencrypted),
             )
         except modal_exc.ImageBuildError as exc:
             raise SandboxError(_image_problem(request.image, exc)) from exc
