@@ -8,7 +8,10 @@ The hooks themselves (what each receives, when it is called, an example of each)
 documented in :mod:`cooperbench.hookspecs` and ``docs/plugins.md``. The names below are
 the stable plugin API: they keep their meaning across minor versions of
 ``cooperbench-core``. Run :class:`cooperbench.testing.SandboxConformance` (needs
-``cooperbench-core[testing]``) to check a backend against the sandbox contract.
+``cooperbench-core[testing]``) to check a backend against the sandbox contract. A
+batch backend that cannot exec step by step scores pairs with :func:`pair_steps`,
+:func:`batch_bundle` (the same steps as one script) and :func:`score_outputs` (the
+same verdict rules), never with steps of its own.
 """
 
 from __future__ import annotations
@@ -38,9 +41,13 @@ from cooperbench.errors import (
     UnknownBackendError,
     UsageError,
 )
+from cooperbench.evaluation.batch import sandbox_lifetime
 from cooperbench.evaluation.batch import sandbox_request as eval_sandbox_request
-from cooperbench.evaluation.pipeline import evaluate_pair
+from cooperbench.evaluation.batch_script import batch_bundle, output_names, score_outputs
+from cooperbench.evaluation.pipeline import error_result, evaluate_pair
+from cooperbench.evaluation.steps import EvalStep, PairSteps, pair_steps
 from cooperbench.evaluation.types import (
+    INFRASTRUCTURE_ERROR,
     EvalContext,
     EvalRequest,
     EvalResult,
@@ -73,6 +80,7 @@ __all__ = [
     "DEFAULT_OUTPUT_LIMIT",
     "DEFAULT_SANDBOX_TIMEOUT",
     "DEFAULT_WORKDIR",
+    "INFRASTRUCTURE_ERROR",
     "AgentError",
     "BackendOption",
     "BackendStatus",
@@ -83,6 +91,7 @@ __all__ = [
     "EvalContext",
     "EvalRequest",
     "EvalResult",
+    "EvalStep",
     "ExecResult",
     "FeatureResult",
     "InfrastructureError",
@@ -93,6 +102,7 @@ __all__ = [
     "MessagingError",
     "MessagingRequest",
     "MessagingSession",
+    "PairSteps",
     "PatchError",
     "PluginConflictError",
     "PluginLoadError",
@@ -110,11 +120,17 @@ __all__ = [
     "UnknownAgentError",
     "UnknownBackendError",
     "UsageError",
+    "batch_bundle",
     "connect_redis",
+    "error_result",
     "eval_sandbox_request",
     "evaluate_pair",
     "hookimpl",
     "labels",
+    "output_names",
     "owner_is_alive",
     "owner_labels",
+    "pair_steps",
+    "sandbox_lifetime",
+    "score_outputs",
 ]

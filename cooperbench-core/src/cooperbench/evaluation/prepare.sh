@@ -3,7 +3,8 @@
 # Usage: prepare.sh REPO OUT_PATCH PATHSPECS NAME=PATCH_FILE...
 # Prints "apply NAME applied|skipped|failed" per agent, then
 # "merge clean|conflicts|missing_input|error naive|union" when there are 2+ agents,
-# and writes the combined diff against the base to OUT_PATCH. That diff leaves out
+# then "tests run" when there is code to test (the verdict rules read it), and
+# writes the combined diff against the base to OUT_PATCH. That diff leaves out
 # every path the exclude pathspecs of the PATHSPECS file (one a line) protect, so git
 # itself decides which files a patch touched; each such path is printed first as
 # "protected PATH". When that diff was
@@ -78,6 +79,14 @@ if [ "$count" -ge 2 ]; then
   [ "$state" = error ] && result= || result=merged
   [ "$failed" = 1 ] && [ "$state" != error ] && state=missing_input
   echo "merge $state $strategy"
+fi
+
+# Whether there is code to test: the one patch applied, or the branches merged (a
+# branch whose patch failed is at the base; the others are still tested).
+if [ "$count" -ge 2 ]; then
+  [ "$state" != error ] && echo "tests run"
+elif [ "$failed" = 0 ]; then
+  echo "tests run"
 fi
 
 if [ -n "$result" ]; then
