@@ -20,12 +20,13 @@ nox.options.sessions = [
     "tests-core",
     "tests-docker",
     "tests-modal",
+    "tests-gcp",
 ]
 nox.options.error_on_missing_interpreters = True
 
 ROOT = Path(__file__).parent
 CORE = "./cooperbench-core[testing]"
-DISTRIBUTIONS = ["cooperbench-core", "cooperbench-docker", "cooperbench-modal"]
+DISTRIBUTIONS = ["cooperbench-core", "cooperbench-docker", "cooperbench-modal", "cooperbench-gcp"]
 #: The modal SDK version the modal tests verify (cooperbench-modal allows the 1.6 series).
 MODAL_SDK = "modal==1.6.4"
 PYTEST = ["pytest", "-p", "no:cacheprovider"]
@@ -34,6 +35,7 @@ PYTHON_PATHS = [
     "cooperbench-core",
     "cooperbench-docker",
     "cooperbench-modal",
+    "cooperbench-gcp",
     "tests",
     "examples",
     "benchmarks",
@@ -65,6 +67,18 @@ def tests_modal(session: nox.Session) -> None:
     session.run(*PYTEST, "tests/modal", *session.posargs)
 
 
+@nox.session(name="tests-gcp")
+def tests_gcp(session: nox.Session) -> None:
+    """Only core and the gcp plugin, against local stand-ins of Cloud Batch and Storage.
+
+    The stand-ins (tests/gcp/standin) serve the real clients on 127.0.0.1 and run Batch
+    tasks as containers of the local Docker engine, through the docker CLI; they need
+    nothing beyond what cooperbench-gcp installs (grpcio comes with google-cloud-batch).
+    """
+    session.install(CORE, "./cooperbench-gcp")
+    session.run(*PYTEST, "tests/gcp", *session.posargs)
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff over every distribution, the tests and the tooling."""
@@ -77,7 +91,9 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over core and the plugins."""
-    session.install("mypy", CORE, "./cooperbench-docker", "./cooperbench-modal", MODAL_SDK)
+    session.install(
+        "mypy", CORE, "./cooperbench-docker", "./cooperbench-modal", MODAL_SDK, "./cooperbench-gcp"
+    )
     session.run("mypy", "--config-file", "pyproject.toml", *[f"{d}/src" for d in DISTRIBUTIONS])
 
 

@@ -36,7 +36,7 @@ from cooperbench.sandbox_paths import PATCHES_DIR, WORKSPACE_DIR
 
 #: The script's name in the bundle.
 SCRIPT = "run.sh"
-#: The output written last, once every step has run (its content is the pair's key).
+#: The output written last, once every step has run (its content: :func:`pair_identity`).
 DONE = "done"
 #: The merged diff as the runner applied it, copied out for readers cut by the output limit.
 MERGED = MERGED_PATCH
@@ -108,11 +108,17 @@ def batch_bundle(steps: PairSteps) -> dict[str, bytes]:
     lines.append("  fi")
     lines.append("}")
     lines.append(f'cp {shlex.quote(PATCHES_DIR + "/" + MERGED)} "$out"{MERGED} 2>/dev/null')
-    lines.append(f'echo {shlex.quote(steps.request.key)} >"$out"{DONE} || exit 1')
+    lines.append(f'echo {shlex.quote(pair_identity(steps))} >"$out"{DONE} || exit 1')
     lines.append('rm -rf "$tmp"')
     lines.append("exit 0")
     bundle[SCRIPT] = ("\n".join(lines) + "\n").encode()
     return bundle
+
+
+def pair_identity(steps: PairSteps) -> str:
+    """What the script writes to :data:`DONE`: the pair's setting and key."""
+    pair = steps.request.pair
+    return f"{pair.setting} {pair.key}"
 
 
 def _step_line(step: EvalStep) -> str:
@@ -157,9 +163,9 @@ def score_outputs(
     ``unfinished`` says what it amounts to (a task killed at its maximum run duration:
     a step that timed out). Scoring is :func:`~cooperbench.evaluation.steps.score`.
     """
-    done = outputs.get(DONE)
-    if done is not None and done.decode(errors="replace").strip() != steps.request.key:
-        message = f"the outputs are of another pair ({done[:200]!r}), not {steps.request.key}"
+    done, identity = outputs.get(DONE), pair_identity(steps)
+    if done is not None and done.decode(errors="replace").strip() != identity:
+        message = f"the outputs are of another pair ({done[:200]!r}), not {identity}"
         return error_result(steps.request, message)
 
     def run(step: EvalStep) -> ExecResult:

@@ -1,0 +1,1 @@
+"""Local stand-ins of Cloud Batch (gRPC, tasks as Docker containers) and Cloud Storage."""
