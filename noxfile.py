@@ -21,6 +21,7 @@ nox.options.sessions = [
     "tests-docker",
     "tests-modal",
     "tests-gcp",
+    "install",
 ]
 nox.options.error_on_missing_interpreters = True
 
@@ -77,6 +78,13 @@ def tests_gcp(session: nox.Session) -> None:
     """
     session.install(CORE, "./cooperbench-gcp")
     session.run(*PYTEST, "tests/gcp", *session.posargs)
+
+
+@nox.session
+def install(session: nox.Session) -> None:
+    """The README's install examples in fresh environments: from the checkout and from wheels."""
+    session.install("pytest")
+    session.run(*PYTEST, "tests/install", *session.posargs)
 
 
 @nox.session

@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import time
+import venv
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -94,3 +95,42 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+# -- a bare machine: only Python and git -------------------------------------------------
+
+#: Where a machine's own programs live; a bare machine's PATH is built from these only.
+SYSTEM_BIN_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
+#: Programs a bare machine lacks: any Python (one without packages is added back), pytest,
+#: pip and Redis.
+_NOT_ON_A_BARE_MACHINE = ("python", "pytest", "py.test", "pip", "redis-")
+
+
+@pytest.fixture
+def bare_machine_path(tmp_path: Path) -> str:
+    """A PATH like a fresh machine's: the system's programs, no Redis server, and a
+    ``python3`` (a virtual environment without packages) that cannot import pytest."""
+    bare = tmp_path / "bare-python"
+    venv.create(bare, with_pip=False)
+    tools = tmp_path / "bare-bin"
+    tools.mkdir()
+    for folder in map(Path, SYSTEM_BIN_DIRS):
+        if not folder.is_dir():
+            continue
+        for program in folder.iterdir():
+            name = program.name
+            if name.startswith(_NOT_ON_A_BARE_MACHINE) or (tools / name).exists():
+                continue
+            if program.is_file() and os.access(program, os.X_OK):
+                (tools / name).symlink_to(program)
+    for name in ("python3", "python"):
+        # A script, not a link: a virtual environment's interpreter started through a
+        # link elsewhere would not find its pyvenv.cfg and be the base interpreter.
+        (tools / name).write_text(f'#!/bin/sh\nexec "{bare}/bin/python3" "$@"\n')
+        (tools / name).chmod(0o755)
+    path = str(tools)
+    assert shutil.which("redis-server", path=path) is None
+    check = [shutil.which("python3", path=path) or "python3", "-c", "import pytest"]
+    done = subprocess.run(check, capture_output=True)
+    assert done.returncode != 0, "the bare machine's python3 must not have pytest"
+    return path

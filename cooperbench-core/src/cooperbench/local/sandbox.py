@@ -41,6 +41,7 @@ from cooperbench.errors import (
 from cooperbench.exec_output import CappedOutput
 from cooperbench.labels import PURPOSE, RUN, owner_labels
 from cooperbench.local.environment import base_environment
+from cooperbench.local.interpreter import install_shims, runner_python
 from cooperbench.local.processes import EXEC_TOKEN_VAR, SANDBOX_TOKEN_VAR, kill_group, kill_tagged
 from cooperbench.local.watchdog import start_watchdog
 from cooperbench.local.workspace import RUNNER_DIR, materialize_task
@@ -91,6 +92,10 @@ class LocalSandbox(SandboxBase):
         try:
             if request.task_dir is not None:
                 materialize_task(Path(request.task_dir), root)
+            python = runner_python()
+            if python.shim and python.executable is not None:
+                # The host's python3 lacks pytest: commands get the harness's instead.
+                install_shims(root / RUNNER_DIR, python.executable)
             (root / request.workdir.lstrip("/")).mkdir(parents=True, exist_ok=True)
             (root / SCRATCH_DIR.lstrip("/")).mkdir(parents=True, exist_ok=True)
             # The owner fields always describe this process: `cooperbench cleanup`
