@@ -49,7 +49,7 @@ ENTRY_POINT_GROUP = "cooperbench"
 
 #: Extras of the ``cooperbench`` meta-distribution that install a backend; used only to
 #: tell a user how to install a missing one (a test keeps it equal to pyproject.toml).
-FIRST_PARTY_EXTRAS = ("docker",)
+FIRST_PARTY_EXTRAS = ("docker", "modal", "gcp")
 
 _DEFAULTS_NAME = "cooperbench.defaults"
 
