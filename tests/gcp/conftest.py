@@ -11,6 +11,7 @@ built from the demo dataset as the Docker backend names them (no registry).
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -122,6 +123,9 @@ def gcp_env(
     for name in ("GCP_ZONE", "GCP_MACHINE_TYPE", "GCP_SERVICE_ACCOUNT"):
         monkeypatch.delenv(name, raising=False)
     yield standins
-    # Whatever a test did, nothing of its evaluations may be left behind.
+    # Whatever a test did, nothing it created may be left behind (deletions take a moment).
+    deadline = time.monotonic() + 30
+    while standins.batch.live_jobs() and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert standins.batch.live_jobs() == []
     assert [name for name in standins.objects() if name.startswith("cooperbench/")] == []

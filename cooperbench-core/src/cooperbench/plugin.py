@@ -55,7 +55,7 @@ from cooperbench.evaluation.types import (
     MergeResult,
     TestCaseResult,
 )
-from cooperbench.exec_output import DEFAULT_OUTPUT_LIMIT, CappedOutput
+from cooperbench.exec_output import DEFAULT_OUTPUT_LIMIT, CappedOutput, truncation_marker
 from cooperbench.labels import owner_is_alive, owner_labels
 from cooperbench.local.sandbox import LocalSandbox
 from cooperbench.markers import hookimpl
@@ -133,4 +133,5 @@ __all__ = [
     "pair_steps",
     "sandbox_lifetime",
     "score_outputs",
+    "truncation_marker",
 ]

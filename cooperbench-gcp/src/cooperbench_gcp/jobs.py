@@ -58,15 +58,21 @@ def build_job(
     max_run_seconds: int,
     max_retries: int,
     labels: Mapping[str, str],
+    command: str = _COMMAND,
+    network: bool = False,
 ) -> batch_v1.Job:
-    """The job for ``task_count`` pairs of ``image`` whose files are at ``remote_path``."""
+    """The job for ``task_count`` tasks of ``image`` whose files are at ``remote_path``.
+
+    Each task runs ``command`` with ``sh -c`` (default: the pair script of task
+    ``$BATCH_TASK_INDEX``); without ``network`` it has no external network.
+    """
     runnable = batch_v1.Runnable(
         container=batch_v1.Runnable.Container(
             image_uri=image,
             entrypoint="/bin/sh",
-            commands=["-c", _COMMAND],
+            commands=["-c", command],
             # Evaluation sandboxes have no network; the bucket mount is the VM's.
-            block_external_network=True,
+            block_external_network=not network,
         ),
         labels=dict(labels),
     )

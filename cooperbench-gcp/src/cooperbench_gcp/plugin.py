@@ -14,9 +14,41 @@ from cooperbench.plugin import (
     EvalContext,
     EvalRequest,
     EvalResult,
+    MessagingError,
+    MessagingRequest,
+    MessagingSession,
+    RedisUrl,
+    Sandbox,
+    SandboxRequest,
     hookimpl,
 )
 from cooperbench_gcp.options import OPTIONS, batch_settings
+
+
+@hookimpl
+def create_sandbox(request: SandboxRequest) -> Sandbox:
+    """A one-task Batch job of ``request.image``, driven through the bucket."""
+    from cooperbench_gcp.sandbox import GcpSandbox
+
+    return GcpSandbox.create(request)
+
+
+@hookimpl
+def setup_messaging(request: MessagingRequest) -> MessagingSession:
+    """The user's own Redis (``--redis``), reachable from the Batch VMs and from here."""
+    if request.git:
+        raise MessagingError(
+            "--git is not available on gcp: the Batch VMs have no shared git remote; "
+            "run without --git"
+        )
+    if request.redis_url is None:
+        raise MessagingError(
+            "messaging on gcp needs --redis URL, a Redis server reachable from the Batch "
+            "VMs and from this machine (or run with --no-messaging)"
+        )
+    return MessagingSession(
+        redis_url=str(RedisUrl.parse(request.redis_url).with_run(request.run_id))
+    )
 
 
 @hookimpl

@@ -8,7 +8,7 @@ the file exists. The real ``google-cloud-storage`` client reaches it through
 ``STORAGE_EMULATOR_HOST``.
 
 Served: bucket get/insert/list, object insert (media and multipart uploads), get
-(metadata or ``alt=media``), list (prefix, delimiter-free, paging), delete. Other calls
+(metadata, or ``alt=media`` whole or by byte range), list (prefix, delimiter-free, paging), delete. Other calls
 answer 501 so that a client relying on them fails loudly.
 """
 
@@ -18,6 +18,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import tempfile
 import threading
 from email.parser import BytesParser
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+_RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
 # Uploads are written here first and renamed into place, so no listing sees half a file.
 _STAGING = ".standin-staging"
 
@@ -178,17 +180,27 @@ class _Handler(BaseHTTPRequestHandler):
                 self._error(404, f"no object {bucket}/{name}")
                 return
             if download or query.get("alt") == ["media"]:
-                data = path.read_bytes()
-                digest = base64.b64encode(hashlib.md5(data).digest()).decode()
-                self._send(
-                    200,
-                    data,
-                    {"Content-Type": "application/octet-stream", "X-Goog-Hash": f"md5={digest}"},
-                )
+                self._media(path)
                 return
             self._json(200, self._resource(bucket, name, path))
             return
         self._error(501, f"the storage stand-in does not serve GET {self.path}")
+
+    def _media(self, path: Path) -> None:
+        data = path.read_bytes()
+        wanted = _RANGE.match(self.headers.get("Range", ""))
+        if wanted is not None:
+            first = int(wanted.group(1))
+            last = min(int(wanted.group(2) or len(data) - 1), len(data) - 1)
+            headers = {
+                "Content-Type": "application/octet-stream",
+                "Content-Range": f"bytes {first}-{last}/{len(data)}",
+            }
+            self._send(206, data[first : last + 1], headers)
+            return
+        digest = base64.b64encode(hashlib.md5(data).digest()).decode()
+        headers = {"Content-Type": "application/octet-stream", "X-Goog-Hash": f"md5={digest}"}
+        self._send(200, data, headers)
 
     def _list(self, bucket: str, query: dict[str, list[str]]) -> None:
         folder = self.store.bucket_dir(bucket)
