@@ -235,15 +235,14 @@ class BatchEvaluation:
         if state == "SUCCEEDED":
             result = score_outputs(pair.steps, outputs)
         else:
-            code = last_exit_code(task)
+            code, said = last_attempt(task)
             if code == jobs.RUN_DURATION_EXIT_CODE:
                 # Killed at its maximum run duration: what had not finished timed out.
                 result = score_outputs(pair.steps, outputs, unfinished=_timed_out)
             else:
                 why = jobs.LOST_EXIT_CODES.get(code or 0, f"exit code {code}")
-                result = error_result(
-                    pair.request, f"Batch task {index} of {job.name} failed: {why}"
-                )
+                message = f"Batch task {index} of {job.name} failed: {why} ({said})"
+                result = error_result(pair.request, message)
         self._report(pair, result)
 
     def _report(self, task: _Task, result: EvalResult) -> None:
@@ -301,15 +300,15 @@ def _timed_out(step: EvalStep) -> ExecResult:
     return ExecResult(jobs.RUN_DURATION_EXIT_CODE, timed_out=True)
 
 
-def last_exit_code(task: Any) -> int | None:
-    """The exit code of the task's last attempt, from its status events."""
+def last_attempt(task: Any) -> tuple[int | None, str]:
+    """The exit code of the task's last attempt and what Batch said of it."""
     from google.cloud import batch_v1
 
-    code = None
+    code, said = None, "no attempt recorded"
     for event in task.status.status_events:
         if batch_v1.StatusEvent.pb(event).HasField("task_execution"):
-            code = int(event.task_execution.exit_code)
-    return code
+            code, said = int(event.task_execution.exit_code), str(event.description)
+    return code, said
 
 
 def cancel_job(batch: Any, name: str) -> None:

@@ -62,6 +62,8 @@ class _Task:
     events: list[Any] = attrs.field(factory=list)
     container: str | None = None
     started: bool = False
+    #: Why the last attempt failed to run, for its status event (docker's error).
+    detail: str = ""
 
 
 @attrs.define
@@ -346,6 +348,9 @@ class BatchStandin:
         if exit_code is not None:
             event.task_execution = batch_v1.TaskExecution(exit_code=exit_code)
             event.description = f"{text} with exit code {exit_code}."
+            if task.detail:
+                event.description += f" {task.detail}"
+                task.detail = ""
         task.events.append(event)
         task.state = state
 
@@ -468,6 +473,7 @@ class BatchStandin:
             command += [container.image_uri, *container.commands]
             started = subprocess.run(command, capture_output=True, text=True, check=False)
             if started.returncode != 0:
+                task.detail = f"docker run failed: {started.stderr.strip()[-300:]}"
                 return DOCKER_RUN_FAILED
             container_id = started.stdout.strip()
             with self._lock:
