@@ -24,7 +24,9 @@ def alive(sandbox_id: str) -> bool:
     """True while Modal lists the sandbox as running."""
     import modal
 
-    app = modal.App.lookup("cooperbench", create_if_missing=True)
+    from cooperbench_modal.client import lookup_app
+
+    app = lookup_app("cooperbench", "cooperbench")
     running = modal.Sandbox.list(app_id=app.app_id)
     return sandbox_id in {sandbox.object_id for sandbox in running}
 

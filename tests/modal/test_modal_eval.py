@@ -76,7 +76,9 @@ def live_sandboxes(run: str) -> list[str]:
     """Ids of the running Modal sandboxes whose tags name ``run``."""
     import modal
 
-    app = modal.App.lookup("cooperbench", create_if_missing=True)
+    from cooperbench_modal.client import lookup_app
+
+    app = lookup_app("cooperbench", "cooperbench")
     found = modal.Sandbox.list(app_id=app.app_id, tags={"cooperbench.run": run})
     return [sandbox.object_id for sandbox in found]
 

@@ -97,7 +97,9 @@ def server_env(
 def live_sandboxes(run: str) -> list[str]:
     import modal
 
-    app = modal.App.lookup("cooperbench", create_if_missing=True)
+    from cooperbench_modal.client import lookup_app
+
+    app = lookup_app("cooperbench", "cooperbench")
     found = modal.Sandbox.list(app_id=app.app_id, tags={"cooperbench.run": run})
     return [sandbox.object_id for sandbox in found]
 

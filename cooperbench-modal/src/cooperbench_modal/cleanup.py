@@ -1,8 +1,7 @@
 """Terminating Modal sandboxes that killed runs left behind.
 
 Sandboxes are found by their tags (the owner labels every sandbox carries) in the
-backend's default app, ``cooperbench``, in the environment the Modal configuration
-selects. Only those tagged ``cooperbench.managed=true`` are considered, and of those
+backend's default app, ``cooperbench``, in its default environment, ``cooperbench``. Only those tagged ``cooperbench.managed=true`` are considered, and of those
 only the ones whose owner process is gone (:func:`cooperbench.plugin.owner_is_alive`):
 a live run's sandboxes and anything cooperbench did not create are never touched.
 """
@@ -14,7 +13,7 @@ from collections.abc import Mapping
 from cooperbench.plugin import labels as cb_labels
 from cooperbench.plugin import owner_is_alive
 from cooperbench_modal.client import ensure_reachable, modal_errors
-from cooperbench_modal.options import DEFAULT_APP
+from cooperbench_modal.options import DEFAULT_APP, DEFAULT_ENVIRONMENT
 
 
 def cleanup_leftovers(dry_run: bool = False, app_name: str = DEFAULT_APP) -> list[str]:
@@ -25,10 +24,10 @@ def cleanup_leftovers(dry_run: bool = False, app_name: str = DEFAULT_APP) -> lis
     ensure_reachable()
     try:
         with modal_errors(f"looking up Modal app {app_name!r}"):
-            app = modal.App.lookup(app_name)
+            app = modal.App.lookup(app_name, environment_name=DEFAULT_ENVIRONMENT)
     except Exception as exc:
         if isinstance(exc.__cause__, modal_exc.NotFoundError):
-            return []  # no app, so no sandboxes
+            return []  # no environment or app, so no sandboxes
         raise
     lines = []
     with modal_errors(f"listing the sandboxes of Modal app {app_name!r}"):

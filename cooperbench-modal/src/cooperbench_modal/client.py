@@ -27,7 +27,9 @@ from cooperbench.plugin import (
     SandboxFileNotFoundError,
     SandboxIsADirectoryError,
     SandboxPermissionError,
+    UsageError,
 )
+from cooperbench_modal.options import DEFAULT_ENVIRONMENT
 
 #: Seconds the server (or the proxy in front of it) has to accept a TCP connection.
 CONNECT_TIMEOUT = 10.0
@@ -36,7 +38,7 @@ TOKEN_HINT = "run 'modal token new' (or set MODAL_TOKEN_ID and MODAL_TOKEN_SECRE
 INSTALL_HINT = "install it with: pip install 'cooperbench[modal]'"
 
 _reachable: set[str] = set()
-_apps: dict[tuple[str, str | None], Any] = {}
+_apps: dict[tuple[str, str], Any] = {}
 _lock = threading.Lock()
 
 
@@ -123,18 +125,61 @@ def ensure_reachable() -> None:
         _reachable.add(url)
 
 
-def lookup_app(name: str, environment: str | None) -> Any:
-    """The Modal app ``name`` in ``environment`` (made when missing), once per process."""
+def environment_hint(name: str) -> str:
+    """What a user does about the environment ``name`` that does not exist."""
+    return (
+        f"Modal environment {name!r} does not exist; create it with "
+        f"'modal environment create {name}', or leave out the environment option "
+        f"to use {DEFAULT_ENVIRONMENT!r}"
+    )
+
+
+def missing_environment(name: str) -> str | None:
+    """:func:`environment_hint` when ``name`` is not the default environment and Modal
+    has no such environment; ``None`` when it exists, is the default (made on first
+    use), or Modal cannot be asked (no token, unreachable: reported elsewhere)."""
+    if name == DEFAULT_ENVIRONMENT:
+        return None
+    try:
+        import modal
+        from modal import exception as modal_exc
+    except ImportError:
+        return None  # the backend's own check says how to install the SDK
+    try:
+        ensure_reachable()
+        with modal_errors(f"looking up Modal environment {name!r}"):
+            modal.Environment.from_name(name).hydrate()
+    except CooperbenchError as exc:
+        if isinstance(exc.__cause__, modal_exc.NotFoundError):
+            return environment_hint(name)
+        return None
+    return None
+
+
+def lookup_app(name: str, environment: str) -> Any:
+    """The Modal app ``name`` in ``environment`` (made when missing), once per process.
+
+    The default environment is made when missing too (a new workspace has only its
+    own default); another environment that does not exist is a ``UsageError``.
+    """
     import modal
+    from modal import exception as modal_exc
 
     key = (name, environment)
     with _lock:
         cached = _apps.get(key)
     if cached is not None:
         return cached
-    where = f"app {name!r}" + (f" in environment {environment!r}" if environment else "")
-    with modal_errors(f"looking up Modal {where}"):
-        app = modal.App.lookup(name, create_if_missing=True, environment_name=environment)
+    if environment == DEFAULT_ENVIRONMENT:
+        with modal_errors(f"making Modal environment {environment!r}"):
+            modal.Environment.from_name(environment, create_if_missing=True).hydrate()
+    try:
+        with modal_errors(f"looking up Modal app {name!r} in environment {environment!r}"):
+            app = modal.App.lookup(name, create_if_missing=True, environment_name=environment)
+    except CooperbenchError as exc:
+        if isinstance(exc.__cause__, modal_exc.NotFoundError):
+            raise UsageError(environment_hint(environment)) from exc
+        raise
     with _lock:
         return _apps.setdefault(key, app)
 

@@ -4,8 +4,10 @@
     Name of the Modal app the sandboxes belong to (created when missing; default
     ``cooperbench``). ``cooperbench cleanup`` looks for leftovers in it.
 ``environment``
-    Modal environment of that app (default: the one the Modal configuration selects,
-    ``MODAL_ENVIRONMENT`` or the profile's, else the workspace's default).
+    Modal environment of that app (default ``cooperbench``, created when missing; any
+    other environment must exist already, so a misspelt name is an error, not a new
+    environment). ``cooperbench cleanup`` looks for leftovers in
+    ``cooperbench``.
 ``cpu``
     CPU cores requested per sandbox (default 2; ``0`` leaves it to Modal).
 ``memory``
@@ -37,6 +39,7 @@ import attrs
 from cooperbench.plugin import BackendOption, SandboxRequest, UsageError
 
 DEFAULT_APP = "cooperbench"
+DEFAULT_ENVIRONMENT = "cooperbench"
 DEFAULT_CPU = 2.0
 DEFAULT_MEMORY = "4g"
 DEFAULT_CREATIONS_PER_SECOND = 4.0
@@ -112,6 +115,18 @@ def _environment(value: Any) -> str:
     return value.strip()
 
 
+def check_environment(name: str) -> str | None:
+    """Why the environment ``name`` cannot be used (not the default, and it does not
+    exist), else ``None``.
+
+    Asked before any work starts. Without a token or a reachable server it says
+    nothing: the backend's own check reports those.
+    """
+    from cooperbench_modal.client import missing_environment
+
+    return missing_environment(name)
+
+
 OPTIONS = (
     BackendOption(
         "app", str, DEFAULT_APP, "Modal app the sandboxes belong to (made if missing).", parse=_app
@@ -119,9 +134,10 @@ OPTIONS = (
     BackendOption(
         "environment",
         str,
-        None,
-        "Modal environment of the app (default: the Modal configuration's).",
+        DEFAULT_ENVIRONMENT,
+        "Modal environment of the app (cooperbench is made if missing; another must exist).",
         parse=_environment,
+        check=check_environment,
     ),
     BackendOption(
         "cpu", float, DEFAULT_CPU, "CPU cores per sandbox (0: Modal's default).", parse=_cpu
@@ -172,7 +188,7 @@ class SandboxSettings:
     """
 
     app: str
-    environment: str | None
+    environment: str
     cpu: float | None
     memory_mib: int | None
     creations_per_second: float

@@ -32,6 +32,11 @@ What real Modal does differently (or is not known to do the same):
   Modal); ``h2_ports`` and ``SandboxGetTunnelsV2``'s waiting ``timeout`` are not
   emulated. ``SandboxCreateV2`` returns only the encrypted tunnels, as real Modal does
   not know unencrypted endpoints at create time.
+* Environments: the workspace starts with its default environment ``main`` only (what
+  a request naming none, ``""``, means); ``EnvironmentGetOrCreate`` with
+  ``CREATE_IF_MISSING`` adds one. Apps, app lists and sandbox lists in an unknown
+  environment answer NOT_FOUND ``Environment 'x' not found`` (real Modal's wording is
+  assumed). Environment settings, roles and deletion are not emulated.
 * Images are looked up in the local engine and never pulled or built; only
   ``FROM``/``ENTRYPOINT``/``CMD``/``ENV``/``WORKDIR`` lines are understood.
 * Sandboxes: a sandbox without arguments runs ``sleep infinity`` (an assumption). Docker's

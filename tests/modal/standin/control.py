@@ -18,6 +18,8 @@ from .sandboxes import Sandbox, SandboxManager
 
 #: Longest a ``SandboxWaitV2`` is held; the SDK asks for 10 s and allows 15.
 MAX_WAIT = 50.0
+#: The workspace's default environment, which requests naming none ("") mean.
+DEFAULT_ENVIRONMENT = "main"
 
 
 class ControlPlane(ModalClientBase):  # type: ignore[misc]
@@ -27,7 +29,20 @@ class ControlPlane(ModalClientBase):  # type: ignore[misc]
         self.sandboxes = sandboxes
         self.images = images
         self.router_port = router_port
+        #: Environment name -> id; a workspace starts with its default environment only.
+        self.environments: dict[str, str] = {DEFAULT_ENVIRONMENT: new_id("en")}
+        #: (environment name, app name) -> app id.
         self.apps: dict[tuple[str, str], str] = {}
+
+    def _environment(self, name: str) -> str:
+        """The environment ``name`` means ("" is the default); NOT_FOUND when unknown."""
+        name = name or DEFAULT_ENVIRONMENT
+        if name not in self.environments:
+            raise GRPCError(Status.NOT_FOUND, f"Environment '{name}' not found")
+        return name
+
+    def _app_ids(self, environment: str) -> set[str]:
+        return {app_id for (env, _), app_id in self.apps.items() if env == environment}
 
     def _sandbox(self, sandbox_id: str) -> Sandbox:
         sandbox = self.sandboxes.get(sandbox_id)
@@ -56,7 +71,7 @@ class ControlPlane(ModalClientBase):  # type: ignore[misc]
     @handler
     async def AppGetOrCreate(self, stream: Any) -> None:
         request = await stream.recv_message()
-        key = (request.environment_name, request.app_name)
+        key = (self._environment(request.environment_name), request.app_name)
         if key not in self.apps:
             if request.object_creation_type != api_pb2.OBJECT_CREATION_TYPE_CREATE_IF_MISSING:
                 raise GRPCError(Status.NOT_FOUND, f"App {request.app_name!r} not found")
@@ -71,13 +86,33 @@ class ControlPlane(ModalClientBase):  # type: ignore[misc]
     @handler
     async def EnvironmentGetOrCreate(self, stream: Any) -> None:
         request = await stream.recv_message()
+        name = request.deployment_name or DEFAULT_ENVIRONMENT
+        if (
+            name not in self.environments
+            and request.object_creation_type == api_pb2.OBJECT_CREATION_TYPE_CREATE_IF_MISSING
+        ):
+            self.environments[name] = new_id("en")
+        name = self._environment(name)
         settings = api_pb2.EnvironmentSettings(image_builder_version=IMAGE_BUILDER_VERSION)
-        metadata = api_pb2.EnvironmentMetadata(
-            name=request.deployment_name or "main", settings=settings
-        )
+        metadata = api_pb2.EnvironmentMetadata(name=name, settings=settings)
         await stream.send_message(
-            api_pb2.EnvironmentGetOrCreateResponse(environment_id=new_id("en"), metadata=metadata)
+            api_pb2.EnvironmentGetOrCreateResponse(
+                environment_id=self.environments[name], metadata=metadata
+            )
         )
+
+    @handler
+    async def AppList(self, stream: Any) -> None:
+        request = await stream.recv_message()
+        environment = self._environment(request.environment_name)
+        apps = [
+            api_pb2.AppListResponse.AppListItem(
+                app_id=app_id, name=name, state=api_pb2.APP_STATE_DEPLOYED
+            )
+            for (env, name), app_id in self.apps.items()
+            if env == environment
+        ]
+        await stream.send_message(api_pb2.AppListResponse(apps=apps))
 
     @handler
     async def ImageGetOrCreate(self, stream: Any) -> None:
@@ -171,8 +206,12 @@ class ControlPlane(ModalClientBase):  # type: ignore[misc]
     @handler
     async def SandboxListV2(self, stream: Any) -> None:
         request = await stream.recv_message()
+        if request.app_id:
+            app_ids = {request.app_id}
+        else:  # the whole environment
+            app_ids = self._app_ids(self._environment(request.environment_name))
         found = self.sandboxes.list(
-            request.app_id,
+            app_ids,
             {t.tag_name: t.tag_value for t in request.tags},
             request.before_timestamp,
             request.include_finished,

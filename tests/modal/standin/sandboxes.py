@@ -13,6 +13,7 @@ import logging
 import tarfile
 import threading
 import time
+from collections.abc import Collection
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
@@ -303,14 +304,14 @@ class SandboxManager:
             logger.warning("could not remove container %s: %s", container_id[:12], exc)
 
     def list(
-        self, app_id: str, tags: dict[str, str], before: float, include_finished: bool
+        self, app_ids: Collection[str], tags: dict[str, str], before: float, include_finished: bool
     ) -> list[Sandbox]:
-        """Sandboxes of ``app_id`` (all apps when empty) having at least ``tags``, newest
-        first, created strictly before ``before`` (when non-zero)."""
+        """Sandboxes of the apps ``app_ids`` having at least ``tags``, newest first,
+        created strictly before ``before`` (when non-zero)."""
         found = [
             s
             for s in self.sandboxes.values()
-            if (not app_id or s.app_id == app_id)
+            if s.app_id in app_ids
             and (include_finished or s.result is None)
             and (not before or s.created_at < before)
             and all(s.tags.get(k) == v for k, v in tags.items())
