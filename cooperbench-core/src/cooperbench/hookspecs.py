@@ -14,7 +14,7 @@ example below is tested as written.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from cooperbench.markers import hookspec
@@ -180,4 +180,41 @@ def cleanup_resources(backend: str, dry_run: bool) -> Sequence[str] | None:
                         shutil.rmtree(folder)
                     removed.append(str(folder))
             return removed
+    """
+
+
+@hookspec(firstresult=True)
+def configure_backend(backend: str, settings: Mapping[str, str], interactive: bool) -> str | None:
+    """Set the backend up for this user and save its settings: ``cooperbench config NAME``.
+
+    Called by ``cooperbench config NAME``. ``settings`` holds the values the user gave
+    (``--set KEY=VALUE``); with ``interactive`` the wizard may ask for the others
+    (``click.prompt``), offering defaults, and without it it must not ask: it takes
+    the given, current or default values, or raises a
+    :class:`~cooperbench.errors.UsageError` naming the ``--set`` to pass. A wizard
+    checks what it can (credentials, access) and writes its settings atomically.
+    Returns the path of the file written. Example::
+
+        import json
+        import os
+        import tempfile
+        from pathlib import Path
+
+        from cooperbench.plugin import UsageError, hookimpl
+
+        @hookimpl
+        def configure_backend(settings, interactive):
+            namespace = settings.get("namespace")
+            if namespace is None and interactive:
+                import click
+
+                namespace = click.prompt("Namespace", default="default")
+            if namespace is None:
+                raise UsageError("pass --set namespace=NAME")
+            path = Path(tempfile.gettempdir()) / "my-backend.json"
+            handle, staged = tempfile.mkstemp(dir=path.parent)
+            with os.fdopen(handle, "w") as file:
+                json.dump({"namespace": namespace}, file)
+            os.replace(staged, path)
+            return str(path)
     """

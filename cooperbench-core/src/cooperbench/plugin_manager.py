@@ -200,6 +200,18 @@ class PluginManager:
         )
         return list(removed or [])
 
+    def configure_backend(
+        self, backend: str, settings: Mapping[str, str], interactive: bool = False
+    ) -> str:
+        """Run ``backend``'s setup wizard; return the file it wrote
+        (see :func:`hookspecs.configure_backend`)."""
+        written: str | None = self._hook("configure_backend", backend)(
+            backend=backend, settings=dict(settings), interactive=interactive
+        )
+        if written is None:
+            raise UsageError(f"backend '{backend}' has nothing to set up (no setup wizard)")
+        return written
+
     def check_backend(self, backend: str) -> BackendStatus:
         """Ask ``backend`` whether it can work here (see :func:`hookspecs.check_backend`)."""
         hook = self._hook("check_backend", backend)

@@ -3,7 +3,8 @@
 Each setting is looked up in that order: ``--backend-option NAME=VALUE`` (or
 ``backend_options`` from Python), the environment variable, then the ``gcp`` section of
 ``config.json`` in the user's config directory (``~/.config/cooperbench/config.json``
-on Linux; the platform's equivalent elsewhere)::
+on Linux; the platform's equivalent elsewhere), which ``cooperbench config gcp``
+writes; it may also be written by hand::
 
     {"gcp": {"project": "my-project", "region": "us-central1", "bucket": "my-bucket"}}
 
@@ -109,7 +110,7 @@ class GcpConfig:
 
 NO_PROJECT = (
     "no Google Cloud project: set GOOGLE_CLOUD_PROJECT, pass --backend-option project=ID, "
-    'or put {"gcp": {"project": "ID"}} in the config file'
+    "or run 'cooperbench config gcp'"
 )
 
 

@@ -6,7 +6,7 @@ clients are imported inside the hooks, through the modules they call.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from cooperbench.plugin import (
     BackendOption,
@@ -80,6 +80,14 @@ def evaluate_patch(requests: Sequence[EvalRequest], context: EvalContext) -> lis
         requests, context, config, poll_interval=poll_interval, max_retries=max_retries
     )
     return evaluation.run()
+
+
+@hookimpl
+def configure_backend(settings: Mapping[str, str], interactive: bool) -> str:
+    """``cooperbench config gcp``: credentials, project, region, zone, bucket; saved."""
+    from cooperbench_gcp.wizard import run_wizard
+
+    return run_wizard(settings, interactive)
 
 
 @hookimpl

@@ -7,7 +7,8 @@ running task sees uploaded objects at once, and what it writes is an object as s
 the file exists. The real ``google-cloud-storage`` client reaches it through
 ``STORAGE_EMULATOR_HOST``.
 
-Served: bucket get/insert/list, object insert (media and multipart uploads), get
+Served: bucket get/insert/patch (metadata such as lifecycle rules kept as given),
+object insert (media and multipart uploads), get
 (metadata, or ``alt=media`` whole or by byte range), list (prefix, delimiter-free, paging), delete. Other calls
 answer 501 so that a client relying on them fails loudly.
 """
@@ -29,6 +30,8 @@ from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 _RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
+# Bucket metadata (location, lifecycle rules), one JSON file per bucket.
+_BUCKETS = ".standin-buckets"
 # Uploads are written here first and renamed into place, so no listing sees half a file.
 _STAGING = ".standin-staging"
 
@@ -39,6 +42,7 @@ class StorageStandin:
     def __init__(self, root: Path) -> None:
         self.root = root
         (root / _STAGING).mkdir(parents=True, exist_ok=True)
+        (root / _BUCKETS).mkdir(parents=True, exist_ok=True)
         standin = self
 
         class Handler(_Handler):
@@ -67,11 +71,29 @@ class StorageStandin:
         """Where the objects of ``bucket`` live."""
         return self.root / bucket
 
-    def create_bucket(self, bucket: str) -> Path:
-        """Create ``bucket`` (idempotent); return its directory."""
+    def create_bucket(self, bucket: str, metadata: dict[str, Any] | None = None) -> Path:
+        """Create ``bucket`` (idempotent) with ``metadata``; return its directory."""
         folder = self.bucket_dir(bucket)
         folder.mkdir(parents=True, exist_ok=True)
+        self.set_metadata(bucket, {**(metadata or {}), "name": bucket})
         return folder
+
+    def metadata(self, bucket: str) -> dict[str, Any]:
+        """The bucket's resource as the JSON API shows it."""
+        path = self.root / _BUCKETS / f"{bucket}.json"
+        stored = json.loads(path.read_text()) if path.exists() else {}
+        return {**stored, "kind": "storage#bucket", "name": bucket, "id": bucket}
+
+    def set_metadata(self, bucket: str, metadata: dict[str, Any]) -> None:
+        """Store the bucket's resource fields."""
+        (self.root / _BUCKETS / f"{bucket}.json").write_text(json.dumps(metadata))
+
+    def remove_bucket(self, bucket: str) -> None:
+        """Remove ``bucket``, its objects and its metadata."""
+        import shutil
+
+        shutil.rmtree(self.bucket_dir(bucket), ignore_errors=True)
+        (self.root / _BUCKETS / f"{bucket}.json").unlink(missing_ok=True)
 
     def object_names(self, bucket: str) -> list[str]:
         """Every object of ``bucket``, sorted."""
@@ -166,7 +188,7 @@ class _Handler(BaseHTTPRequestHandler):
             if not folder.is_dir():
                 self._error(404, f"no bucket {parts[3]}")
                 return
-            self._json(200, {"kind": "storage#bucket", "name": parts[3], "id": parts[3]})
+            self._json(200, self.store.metadata(parts[3]))
             return
         if parts[:3] == ["storage", "v1", "b"] and len(parts) == 5 and parts[4] == "o":
             self._list(parts[3], query)
@@ -230,12 +252,13 @@ class _Handler(BaseHTTPRequestHandler):
         parts, query = self._route()
         body = self._body()
         if parts == ["storage", "v1", "b"]:
-            name = json.loads(body or b"{}").get("name", "")
+            resource = json.loads(body or b"{}")
+            name = resource.get("name", "")
             if not name or self.store.bucket_dir(name).is_dir():
                 self._error(409 if name else 400, f"bucket {name!r} exists or is unnamed")
                 return
-            self.store.create_bucket(name)
-            self._json(200, {"kind": "storage#bucket", "name": name, "id": name})
+            self.store.create_bucket(name, resource)
+            self._json(200, self.store.metadata(name))
             return
         if parts[:4] == ["upload", "storage", "v1", "b"] and len(parts) == 6 and parts[5] == "o":
             bucket = parts[4]
@@ -248,6 +271,20 @@ class _Handler(BaseHTTPRequestHandler):
                 self._write(bucket, metadata.get("name") or (query.get("name") or [""])[0], data)
                 return
         self._error(501, f"the storage stand-in does not serve POST {self.path}")
+
+    def do_PATCH(self) -> None:
+        parts, _query = self._route()
+        body = self._body()
+        if parts[:3] == ["storage", "v1", "b"] and len(parts) == 4:
+            bucket = parts[3]
+            if not self.store.bucket_dir(bucket).is_dir():
+                self._error(404, f"no bucket {bucket}")
+                return
+            changed = {**self.store.metadata(bucket), **json.loads(body or b"{}")}
+            self.store.set_metadata(bucket, changed)
+            self._json(200, self.store.metadata(bucket))
+            return
+        self._error(501, f"the storage stand-in does not serve PATCH {self.path}")
 
     def do_DELETE(self) -> None:
         parts, _query = self._route()
