@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -11,9 +12,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import attrs
 import pytest
 
-from cooperbench.errors import MessagingConnectionError, MessagingError
+from cooperbench.errors import MessagingConnectionError
 from cooperbench.messaging.resp import connect
 from cooperbench.messaging.types import MessagingRequest, MessagingSession
 from cooperbench.messaging.url import RedisUrl
@@ -52,9 +54,14 @@ def test_private_redis_and_git_daemon_start_and_stop(tmp_path: Path) -> None:
     with session:
         url = RedisUrl.parse(session.redis_url)
         assert (url.host, url.run_id) == ("127.0.0.1", "r1")
-        assert session.redis_url == f"redis://127.0.0.1:{url.port}#run:r1"
-        with connect(url) as redis:
-            assert redis.execute("PING") == "PONG"
+        # A password generated for the run guards the server; nobody gets in without it.
+        assert url.password and len(url.password) >= 24 and url.username is None
+        assert session.redis_url == f"redis://:{url.password}@127.0.0.1:{url.port}#run:r1"
+        connect(url).close()
+        with pytest.raises(MessagingConnectionError, match=r"NOAUTH|uthentication required"):
+            connect(attrs.evolve(url, password=None))
+        with pytest.raises(MessagingConnectionError, match=r"WRONGPASS|invalid"):
+            connect(attrs.evolve(url, password="not-the-one"))
         assert session.git_url == f"git://127.0.0.1:{git_port(session)}/r1.git"
         # The remote is a real, empty, pushable repository.
         listed = subprocess.run(["git", "ls-remote", session.git_url], capture_output=True)
@@ -113,12 +120,14 @@ def test_unreachable_user_redis_is_a_clear_error() -> None:
         setup(redis_url="redis://127.0.0.1:1")
 
 
-def test_missing_redis_server_says_what_to_do(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(MessagingError) as caught:
-        setup()
-    assert str(caught.value) == (
-        "redis-server not found; install it (apt-get install redis-server) or pass --redis URL"
-    )
+def test_the_password_is_on_no_command_line() -> None:
+    with setup() as session:
+        password = RedisUrl.parse(session.redis_url).password
+        assert password
+        # Any user can list command lines; the server and its watchdog must not show it.
+        shown = []
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            with contextlib.suppress(OSError):
+                shown.append(cmdline.read_bytes().decode(errors="replace"))
+        assert any("redis-server" in line for line in shown)
+        assert not [line for line in shown if password in line]

@@ -40,8 +40,9 @@ def test_wrong_password(redis_server: str, tmp_path: Path) -> None:
     assert SECRET not in shown
 
 
-def test_unreachable_server(tmp_path: Path) -> None:
-    shown = run_with_redis(f"redis://:{SECRET}@127.0.0.1:1", tmp_path)
+@pytest.mark.parametrize("scheme", ["redis", "rediss"])
+def test_unreachable_server(scheme: str, tmp_path: Path) -> None:
+    shown = run_with_redis(f"{scheme}://:{SECRET}@127.0.0.1:1", tmp_path)
     assert "cannot reach Redis at 127.0.0.1:1" in shown
     assert SECRET not in shown
 
@@ -52,7 +53,7 @@ def test_unreachable_server(tmp_path: Path) -> None:
         f"redis://:{SECRET}@127.0.0.1:notaport",
         f"redis://user:{SECRET}@127.0.0.1:6379/notadb",
         f"redis://:{SECRET}@127.0.0.1:6379#nonamespace",
-        f"rediss://:{SECRET}@127.0.0.1:6379",
+        f"redis+tls://:{SECRET}@127.0.0.1:6379",
         f"redis://:p@ss-{SECRET}@127.0.0.1:notaport",
         f"redis://:pa/ss-{SECRET}@127.0.0.1:6379",
         f"redis://:pa#ss-{SECRET}@127.0.0.1:6379/x",

@@ -35,6 +35,16 @@ def test_password_forms_and_escaping() -> None:
     assert "secret" not in repr(acl)
 
 
+def test_rediss_means_tls_and_round_trips() -> None:
+    url = RedisUrl.parse("rediss://:pw@redis.example:6380/1#run:ab")
+    assert url.tls and (url.host, url.port, url.db, url.run_id) == ("redis.example", 6380, 1, "ab")
+    assert str(url) == "rediss://:pw@redis.example:6380/1#run:ab"
+    assert str(url.with_run("cd")) == "rediss://:pw@redis.example:6380/1#run:cd"
+    assert url.endpoint.tls
+    plain = RedisUrl.parse("redis://redis.example:6380")
+    assert not plain.tls and not plain.endpoint.tls
+
+
 def test_ipv6_host_keeps_its_brackets() -> None:
     url = RedisUrl.parse("redis://[::1]:6379#run:r")
     assert url.host == "::1"
@@ -53,7 +63,8 @@ def test_keys_are_namespaced_by_run() -> None:
 @pytest.mark.parametrize(
     ("raw", "fragment"),
     [
-        ("http://h:1", "expected redis://host:port[/db]"),
+        ("http://h:1", "expected redis://host:port[/db], or rediss:// for TLS"),
+        ("redis+tls://h:1", "expected redis://host:port[/db]"),
         ("redis://h:notaport", "invalid port"),
         ("redis://h:1/db", "invalid database"),
         ("redis://h:1#ns:x", "expected #run:<run_id>"),

@@ -4,13 +4,20 @@ Local sandboxes share the host's network, so servers bound to 127.0.0.1 are reac
 from them. Each server runs under a small ``sh`` watchdog holding a pipe from this
 process: if the harness dies without tearing down (even by SIGKILL), the pipe closes
 and the watchdog stops the server, so nothing is left running.
+
+Redis is ``redis-server`` from ``PATH``, with a password generated for the run. Without
+one (a bare machine), it is the embedded Redis-compatible server of
+:mod:`cooperbench.local.embedded_redis`, which runs inside this process and so stops
+with it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -24,9 +31,12 @@ import attrs
 
 from cooperbench.errors import MessagingError
 from cooperbench.labels import owner_labels
+from cooperbench.local.embedded_redis import EmbeddedRedis
 from cooperbench.messaging.resp import RedisConnection, connect
 from cooperbench.messaging.types import MessagingRequest, MessagingSession
 from cooperbench.messaging.url import RedisUrl
+
+logger = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
 #: Seconds a server may take to start answering.
@@ -104,9 +114,10 @@ def setup_local_messaging(request: MessagingRequest) -> MessagingSession:
     """Start what ``request`` needs and return the session that stops it again.
 
     With ``request.redis_url`` that server is checked (it must answer PING) and used;
-    otherwise a private ``redis-server`` is started. With ``request.git`` a bare
-    repository is served by ``git daemon``. If any step fails, what was started is
-    stopped before the error propagates.
+    otherwise a private ``redis-server`` is started, or the embedded server when there
+    is no ``redis-server``. With ``request.git`` a bare repository is served by
+    ``git daemon``. If any step fails, what was started is stopped before the error
+    propagates.
     """
     started = contextlib.ExitStack()
     try:
@@ -114,9 +125,7 @@ def setup_local_messaging(request: MessagingRequest) -> MessagingSession:
             url = RedisUrl.parse(request.redis_url).with_run(request.run_id)
             connect(url).close()
         else:
-            redis = _start_with_retries(lambda port: _start_redis(port, request))
-            started.callback(redis.stop)
-            url = RedisUrl(LOOPBACK, redis.port, run_id=request.run_id)
+            url = _private_redis(request, started)
         git_url = None
         if request.git:
             daemon = _start_with_retries(lambda port: _start_git_daemon(port, request))
@@ -128,17 +137,37 @@ def setup_local_messaging(request: MessagingRequest) -> MessagingSession:
     return MessagingSession(redis_url=str(url), git_url=git_url, teardown=started.close)
 
 
-def _start_redis(port: int, request: MessagingRequest) -> ServerProcess:
+def _private_redis(request: MessagingRequest, started: contextlib.ExitStack) -> RedisUrl:
+    """Start the run's own Redis, stopped by ``started``; return its URL for the run."""
     binary = shutil.which("redis-server")
     if binary is None:
-        raise MessagingError(
-            "redis-server not found; install it (apt-get install redis-server) or pass --redis URL"
+        logger.info("no redis-server on PATH; using the embedded Redis-compatible server")
+        embedded = EmbeddedRedis.start(LOOPBACK)
+        started.callback(embedded.stop)
+        return RedisUrl(
+            LOOPBACK,
+            embedded.port,
+            username=embedded.username,
+            password=embedded.password,
+            run_id=request.run_id,
         )
+    password = secrets.token_urlsafe(24)
+    redis = _start_with_retries(lambda port: _start_redis(binary, port, password, request))
+    started.callback(redis.stop)
+    return RedisUrl(LOOPBACK, redis.port, password=password, run_id=request.run_id)
+
+
+def _start_redis(binary: str, port: int, password: str, request: MessagingRequest) -> ServerProcess:
     folder = _server_folder("redis", request)
-    command = [binary, "--port", str(port), "--bind", LOOPBACK, "--save", ""]
+    # The password goes in a file only this user can read, not on the command line.
+    config = folder / "redis.conf"
+    config.touch(mode=0o600)
+    config.write_text(f"requirepass {password}\n")
+    command = [binary, str(config), "--port", str(port), "--bind", LOOPBACK, "--save", ""]
     command += ["--appendonly", "no", "--dir", str(folder), "--daemonize", "no"]
     server = _spawn("redis", port, command, folder)
-    _wait_until(server, lambda: _redis_answers(port))
+    url = RedisUrl(LOOPBACK, port, password=password)
+    _wait_until(server, lambda: _redis_answers(url))
     return server
 
 
@@ -229,8 +258,8 @@ def _free_port() -> int:
         return port
 
 
-def _redis_answers(port: int) -> bool:
-    connection = RedisConnection(RedisUrl(LOOPBACK, port).endpoint, timeout=1.0)
+def _redis_answers(url: RedisUrl) -> bool:
+    connection = RedisConnection(url, timeout=1.0)
     try:
         connection.ping()
     except MessagingError:  # refused, or still loading ("-LOADING ...")

@@ -7,6 +7,11 @@ Nothing is ever cleared on connect: a message sent before its recipient starts w
 for it. Every sent message is also appended to ``run:<run_id>:messages``, the run's log
 from which ``conversation.json`` is written, and every push refreshes the keys' expiry
 so a run's keys disappear on their own after it ends.
+
+The commands are sent through redis-py (:mod:`cooperbench.messaging.resp`); the key
+layout, the message JSON and the commands of a delivery come from
+:mod:`cooperbench.messaging.coop_msg`, the in-sandbox command, so both sides agree on
+the wire format by construction.
 """
 
 from __future__ import annotations
@@ -89,7 +94,8 @@ def sort_by_time(messages: Iterable[Message]) -> list[Message]:
 class MessageClient:
     """Send and receive the messages of one agent in one run.
 
-    ``url`` is the run's Redis URL (``redis://host:port[/db]#run:<run_id>``). The client
+    ``url`` is the run's Redis URL (``redis://host:port[/db]#run:<run_id>``, or
+    ``rediss://`` for TLS). The client
     connects at once, so a wrong URL fails here with
     :class:`~cooperbench.errors.MessagingConnectionError`. It is safe to use from several
     threads; a blocking :meth:`receive` uses its own connection so it never holds up
@@ -118,7 +124,7 @@ class MessageClient:
         self._run_id = self.url.run_id
         self._timeout = timeout
         self._commands = connect(self.url, timeout)
-        # Opened on the first blocking receive: a BLPOP holds its connection's lock.
+        # Opened on the first blocking receive: a BLPOP holds its connection.
         self._waiting: RedisConnection | None = None
 
     def send(self, to: str, content: str) -> Message:
@@ -139,7 +145,7 @@ class MessageClient:
         """
         key = self.url.inbox_key(self.agent_id)
         if timeout is not None and timeout <= 0:
-            raw = self._commands.blpop(key, 0)
+            raw = self._commands.blpop(key, 0)  # LPOP: nothing to wait for
         else:
             raw = self._waiting_connection().blpop(key, timeout)
         return None if raw is None else Message.from_json(raw)
@@ -153,7 +159,7 @@ class MessageClient:
 
     def peek(self) -> list[Message]:
         """The messages waiting in this agent's inbox, oldest first; nothing is removed."""
-        raw = coop_msg.pending_messages(self._commands, self.url.inbox_key(self.agent_id))
+        raw = self._commands.lrange(self.url.inbox_key(self.agent_id))
         return [Message.from_json(item) for item in raw]
 
     def message_log(self) -> list[Message]:
@@ -181,18 +187,18 @@ class MessageClient:
         stamp = datetime.now(timezone.utc).isoformat()
         messages = [Message(self.agent_id, to, content, stamp) for to in recipients]
         deliveries = [(m.recipient, m.to_json()) for m in messages]
-        coop_msg.push_messages(self._commands, self._run_id, deliveries, self.ttl)
+        self._commands.transaction(coop_msg.delivery_commands(self._run_id, deliveries, self.ttl))
         return messages
 
     def _waiting_connection(self) -> RedisConnection:
         if self._waiting is None:
-            self._waiting = RedisConnection(self.url.endpoint, timeout=self._timeout)
+            self._waiting = RedisConnection(self.url, self._timeout, blocking=True)
         return self._waiting
 
 
 def read_message_log(connection: RedisConnection, url: RedisUrl) -> list[Message]:
     """Every message sent in ``url``'s run, sorted by time (for ``conversation.json``)."""
-    raw = coop_msg.pending_messages(connection, url.log_key)
+    raw = connection.lrange(url.log_key)
     return sort_by_time(Message.from_json(item) for item in raw)
 
 

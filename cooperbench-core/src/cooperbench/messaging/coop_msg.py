@@ -8,14 +8,18 @@ Usage (inside an agent sandbox)::
     coop-msg recv [--wait SECONDS]      take your pending messages (JSON, one per line)
     coop-msg peek                       show pending messages without taking them
 
-The command reads ``COOPERBENCH_REDIS_URL`` (``redis://host:port[/db]#run:<run_id>``),
-``COOPERBENCH_AGENT_ID`` and ``COOPERBENCH_AGENTS`` (comma-separated agent ids).
+The command reads ``COOPERBENCH_REDIS_URL`` (``redis://host:port[/db]#run:<run_id>``,
+or ``rediss://`` for TLS), ``COOPERBENCH_AGENT_ID`` and ``COOPERBENCH_AGENTS``
+(comma-separated agent ids). With ``rediss://`` the server's certificate is checked
+against the system's CAs (``SSL_CERT_FILE`` names another CA file) and its host name.
 
 This file is the single source of the wire format: cooperbench copies it verbatim into
-sandboxes as the ``coop-msg`` command, and cooperbench's own Python client imports its
-URL parsing, key layout, message encoding and RESP2 client from here. That is why it
-uses the standard library only, imports nothing from cooperbench, and stays compatible
-with Python 3.7 (task images ship old interpreters).
+sandboxes as the ``coop-msg`` command, and cooperbench's own client (on redis-py)
+imports its URL parsing, key layout, message encoding and the commands of a delivery
+from here. The small RESP2 client below is for the sandboxes, where nothing but the
+standard library can be counted on. That is why this file uses the standard library
+only, imports nothing from cooperbench, and stays compatible with Python 3.7 (task
+images ship old interpreters).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, ClassVar, NamedTuple, TypeVar, cast
+from typing import TYPE_CHECKING, NamedTuple, cast
 from urllib.parse import quote, unquote, urlsplit
 
 if TYPE_CHECKING:  # only for the type checker: these aliases need Python 3.10 at runtime
@@ -40,14 +44,15 @@ if TYPE_CHECKING:  # only for the type checker: these aliases need Python 3.10 a
     RawReply = None | int | str | Exception | list["RawReply"]
     Arg = str | bytes | int | float
 
-_Connection = TypeVar("_Connection", bound="RespConnection")
-
 DEFAULT_PORT = 6379
 #: Seconds before a run's keys expire after their last write, so nothing outlives a run.
 DEFAULT_TTL_SECONDS = 24 * 60 * 60
 #: Seconds allowed to connect and for a non-blocking command's reply.
 DEFAULT_IO_TIMEOUT = 10.0
 RUN_FRAGMENT = "run:"
+#: URL schemes: plain TCP, and TLS.
+SCHEME = "redis"
+TLS_SCHEME = "rediss"
 # The "user:" of "//user:password@". Users paste raw passwords, which may hold "@", "/"
 # or "#", so the password runs greedily to the last "@": hiding too much beats leaking.
 _USERINFO_PASSWORD = re.compile(r"(//[^/@:]*:).*@")
@@ -57,7 +62,11 @@ _USERINFO_PASSWORD = re.compile(r"(//[^/@:]*:).*@")
 
 
 class RedisEndpoint(NamedTuple):
-    """The parts of ``redis://[[user]:password@]host:port[/db][#run:<run_id>]``."""
+    """The parts of ``redis[s]://[[user]:password@]host:port[/db][#run:<run_id>]``.
+
+    ``tls`` is true for ``rediss://``: the connection is TLS, with the server's
+    certificate and host name checked.
+    """
 
     host: str
     port: int
@@ -65,16 +74,17 @@ class RedisEndpoint(NamedTuple):
     username: str | None = None
     password: str | None = None
     run_id: str | None = None
+    tls: bool = False
 
 
 def parse_redis_url(url: str) -> RedisEndpoint:
     """Split a Redis URL; raise ``ValueError`` saying what is wrong with it."""
     parts = urlsplit(url.strip())
     shown = redact_url(url)  # error messages never show the password
-    if parts.scheme != "redis":
+    if parts.scheme not in (SCHEME, TLS_SCHEME):
         raise ValueError(
-            f"unsupported Redis URL {shown!r}: expected redis://host:port[/db] "
-            "(password as redis://:password@host:port)"
+            f"unsupported Redis URL {shown!r}: expected redis://host:port[/db], or "
+            "rediss:// for TLS (password as redis://:password@host:port)"
         )
     try:
         port = parts.port or DEFAULT_PORT
@@ -95,6 +105,7 @@ def parse_redis_url(url: str) -> RedisEndpoint:
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password is not None else None,
         run_id=run_id,
+        tls=parts.scheme == TLS_SCHEME,
     )
 
 
@@ -111,7 +122,8 @@ def format_redis_url(endpoint: RedisEndpoint) -> str:
         if endpoint.password is not None:
             auth += ":" + quote(endpoint.password, safe="")
         auth += "@"
-    url = f"redis://{auth}{address(endpoint.host, endpoint.port)}"
+    scheme = TLS_SCHEME if endpoint.tls else SCHEME
+    url = f"{scheme}://{auth}{address(endpoint.host, endpoint.port)}"
     if endpoint.db:
         url += f"/{endpoint.db}"
     if endpoint.run_id:
@@ -168,7 +180,10 @@ def decode_message(raw: str) -> dict[str, str]:
     }
 
 
-# -- RESP2 client ----------------------------------------------------------------------
+# -- RESP2 client (for the sandboxes) -------------------------------------------------
+
+#: Appended to connection errors: where the command's URL comes from.
+HINT = "check COOPERBENCH_REDIS_URL"
 
 
 class RedisUnreachableError(ConnectionError):
@@ -183,13 +198,10 @@ class RespConnection:
     """One connection to Redis speaking RESP2; safe to share between threads.
 
     A lock serializes whole request/reply exchanges, so replies never interleave. The
-    connection opens lazily and reopens on the next command after it broke. Subclasses
-    choose the exceptions raised and the hint appended to connection errors.
+    connection opens lazily and reopens on the next command after it broke. A TLS
+    endpoint is reached through ``ssl.create_default_context()``, which verifies the
+    certificate (against ``SSL_CERT_FILE`` when set) and the host name.
     """
-
-    unreachable_error: ClassVar[type[Exception]] = RedisUnreachableError
-    reply_error: ClassVar[type[Exception]] = RedisReplyError
-    hint: ClassVar[str] = "check COOPERBENCH_REDIS_URL"
 
     def __init__(self, endpoint: RedisEndpoint, timeout: float = DEFAULT_IO_TIMEOUT) -> None:
         self.endpoint = endpoint
@@ -229,10 +241,10 @@ class RespConnection:
             return reply if isinstance(reply, str) else None
         seconds: Arg = 0 if wait is None else wait
         if wait is not None and not self._float_timeouts:
-            seconds = int(wait) + (wait % 1 > 0)  # servers before 6.0 want whole seconds
+            seconds = whole_seconds(wait)
         try:
             reply = self.execute("BLPOP", key, seconds, wait=wait)
-        except self.reply_error as exc:
+        except RedisReplyError as exc:
             if not self._float_timeouts or "timeout" not in str(exc):
                 raise
             self._float_timeouts = False
@@ -247,7 +259,7 @@ class RespConnection:
                 sock.shutdown(socket.SHUT_RDWR)
             sock.close()
 
-    def __enter__(self: _Connection) -> _Connection:
+    def __enter__(self) -> RespConnection:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -263,14 +275,14 @@ class RespConnection:
         try:
             sock.settimeout(None if wait is None else wait + self.timeout)
             sock.sendall(payload)
-            return [reader.reply(self.reply_error) for _ in range(count)]
+            return [reader.reply() for _ in range(count)]
         except (OSError, EOFError, ValueError) as exc:
             if self._sock is not sock:  # close() was called while this command waited
-                raise self.unreachable_error(f"connection to Redis at {where} was closed") from exc
+                raise RedisUnreachableError(f"connection to Redis at {where} was closed") from exc
             # A half-read reply would desynchronize every later command: start over.
             self.close()
-            raise self.unreachable_error(
-                f"lost connection to Redis at {where}: {_reason(exc)}; {self.hint}"
+            raise RedisUnreachableError(
+                f"lost connection to Redis at {where}: {failure_reason(exc)}; {HINT}"
             ) from exc
         except BaseException:  # Ctrl-C mid-reply: same reason to drop the connection
             self.close()
@@ -278,15 +290,11 @@ class RespConnection:
 
     def _connect(self, where: str) -> tuple[socket.socket, _Reader]:
         try:
-            sock = socket.create_connection(
-                (self.endpoint.host, self.endpoint.port), timeout=self.timeout
-            )
-        except OSError as exc:
-            raise self.unreachable_error(
-                f"cannot reach Redis at {where}: {_reason(exc)}; {self.hint}"
+            sock = self._open_socket()
+        except (OSError, ImportError) as exc:
+            raise RedisUnreachableError(
+                f"cannot reach Redis at {where}: {failure_reason(exc)}; {hint_for(exc, HINT)}"
             ) from exc
-        # Messages are small and latency matters more than packet count.
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         reader = _Reader(sock)
         setup: list[tuple[Arg, ...]] = []
         if self.endpoint.password is not None:
@@ -296,18 +304,34 @@ class RespConnection:
             setup.append(("SELECT", self.endpoint.db))
         try:
             sock.sendall(b"".join(_encode_command(command) for command in setup))
-            replies = [reader.reply(self.reply_error) for _ in setup]
+            replies = [reader.reply() for _ in setup]
         except (OSError, EOFError, ValueError) as exc:
             sock.close()
-            raise self.unreachable_error(
-                f"cannot reach Redis at {where}: {_reason(exc)}; {self.hint}"
+            raise RedisUnreachableError(
+                f"cannot reach Redis at {where}: {failure_reason(exc)}; {HINT}"
             ) from exc
         for reply in replies:
             if isinstance(reply, Exception):
                 sock.close()
-                raise self.unreachable_error(f"cannot reach Redis at {where}: {reply}; {self.hint}")
+                raise RedisUnreachableError(f"cannot reach Redis at {where}: {reply}; {HINT}")
         self._sock, self._reader = sock, reader
         return sock, reader
+
+    def _open_socket(self) -> socket.socket:
+        host, port = self.endpoint.host, self.endpoint.port
+        sock = socket.create_connection((host, port), timeout=self.timeout)
+        # Messages are small and latency matters more than packet count.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if not self.endpoint.tls:
+            return sock
+        try:
+            import ssl  # only for rediss://: some minimal interpreters are built without it
+
+            context = ssl.create_default_context()  # verifies certificate and host name
+            return context.wrap_socket(sock, server_hostname=host)
+        except BaseException:
+            sock.close()
+            raise
 
 
 class _Reader:
@@ -316,8 +340,8 @@ class _Reader:
     def __init__(self, sock: socket.socket) -> None:
         self._stream = sock.makefile("rb")
 
-    def reply(self, error: type[Exception]) -> RawReply:
-        """Read one reply; an error reply is *returned* as an ``error`` instance."""
+    def reply(self) -> RawReply:
+        """Read one reply; an error reply is *returned* as a :class:`RedisReplyError`."""
         line = self._stream.readline()
         if not line.endswith(b"\r\n"):
             raise EOFError("connection closed by the server")
@@ -334,10 +358,10 @@ class _Reader:
             return data.decode("utf-8", "replace")
         if kind == b"*":
             size = int(body)
-            return None if size < 0 else [self.reply(error) for _ in range(size)]
+            return None if size < 0 else [self.reply() for _ in range(size)]
         if kind == b"-":
             # An error value, not a raised one: the caller must finish reading first.
-            return error(body.decode("utf-8", "replace"))
+            return RedisReplyError(body.decode("utf-8", "replace"))
         raise EOFError(f"unexpected reply from Redis: {line[:40]!r}")
 
     def _read_exact(self, size: int) -> bytes:
@@ -368,7 +392,18 @@ def _raise_nested(reply: RawReply) -> None:
             _raise_nested(item)
 
 
-def _reason(exc: BaseException) -> str:
+def whole_seconds(wait: float) -> int:
+    """``wait`` rounded up: servers before Redis 6.0 take only whole BLPOP timeouts."""
+    return int(wait) + (wait % 1 > 0)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """Why a connection failed, in a few words (shared with cooperbench's own client)."""
+    if isinstance(exc, ImportError):
+        return "this Python has no ssl module, which rediss:// (TLS) needs"
+    verify_message = getattr(exc, "verify_message", None)
+    if verify_message:  # ssl.SSLCertVerificationError
+        return f"TLS certificate verification failed: {verify_message}"
     if isinstance(exc, socket.timeout):
         return "timed out"
     if isinstance(exc, OSError) and exc.strerror:
@@ -376,7 +411,31 @@ def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def hint_for(exc: BaseException, hint: str) -> str:
+    """``hint``, plus what to do about an untrusted certificate when that was the failure."""
+    if getattr(exc, "verify_message", None):
+        return f"{hint}, or set SSL_CERT_FILE to the CA file that signed the server's certificate"
+    return hint
+
+
 # -- operations shared by coop-msg and cooperbench's client ----------------------------
+
+
+def delivery_commands(
+    run_id: str, deliveries: Sequence[tuple[str, str]], ttl: int = DEFAULT_TTL_SECONDS
+) -> list[tuple[str, str, str | int]]:
+    """The commands delivering ``(recipient, encoded message)`` pairs, to run in a transaction.
+
+    Each message goes to its recipient's inbox and to the run's message log, and every
+    push refreshes the keys' expiry. Both clients send exactly these, inside MULTI/EXEC,
+    so both appear together.
+    """
+    commands: list[tuple[str, str, str | int]] = []
+    for recipient, encoded in deliveries:
+        key = inbox_key(run_id, recipient)
+        commands += [("RPUSH", key, encoded), ("EXPIRE", key, ttl)]
+        commands += [("RPUSH", log_key(run_id), encoded), ("EXPIRE", log_key(run_id), ttl)]
+    return commands
 
 
 def push_messages(
@@ -385,16 +444,9 @@ def push_messages(
     deliveries: Sequence[tuple[str, str]],
     ttl: int = DEFAULT_TTL_SECONDS,
 ) -> None:
-    """Deliver ``(recipient, encoded message)`` pairs in one transaction.
-
-    Each message goes to its recipient's inbox and to the run's message log; MULTI/EXEC
-    makes both appear together, and every push refreshes the keys' expiry.
-    """
-    commands: list[tuple[Arg, ...]] = [("MULTI",)]
-    for recipient, encoded in deliveries:
-        key = inbox_key(run_id, recipient)
-        commands += [("RPUSH", key, encoded), ("EXPIRE", key, ttl)]
-        commands += [("RPUSH", log_key(run_id), encoded), ("EXPIRE", log_key(run_id), ttl)]
+    """Deliver ``(recipient, encoded message)`` pairs in one MULTI/EXEC transaction."""
+    commands: list[Sequence[Arg]] = [("MULTI",)]
+    commands += delivery_commands(run_id, deliveries, ttl)
     commands.append(("EXEC",))
     conn.pipeline(commands)
 

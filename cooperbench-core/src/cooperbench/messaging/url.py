@@ -1,7 +1,8 @@
 """The Redis URL handed to agents and the key layout of a run.
 
-The URL has the form ``redis://[[user]:password@]host:port[/db]#run:<run_id>``; the
-fragment names the run, whose keys all start with ``run:<run_id>:``. Parsing and the
+The URL has the form ``redis://[[user]:password@]host:port[/db]#run:<run_id>``, or
+``rediss://...`` for a TLS connection; the fragment names the run, whose keys all start
+with ``run:<run_id>:``. Parsing and the
 key names come from :mod:`cooperbench.messaging.coop_msg`, the in-sandbox command, so
 both sides of a conversation agree on them by construction.
 """
@@ -16,7 +17,7 @@ from cooperbench.messaging import coop_msg
 
 @attrs.frozen
 class RedisUrl:
-    """A parsed Redis URL, optionally namespaced to one run."""
+    """A parsed Redis URL, optionally namespaced to one run; ``tls`` for ``rediss://``."""
 
     host: str
     port: int = coop_msg.DEFAULT_PORT
@@ -24,6 +25,7 @@ class RedisUrl:
     username: str | None = None
     password: str | None = attrs.field(default=None, repr=False)
     run_id: str | None = None
+    tls: bool = False
 
     @classmethod
     def parse(cls, url: str) -> RedisUrl:
@@ -42,9 +44,9 @@ class RedisUrl:
 
     @property
     def endpoint(self) -> coop_msg.RedisEndpoint:
-        """The URL's parts as the RESP client takes them."""
+        """The URL's parts as ``coop-msg``'s RESP client takes them."""
         return coop_msg.RedisEndpoint(
-            self.host, self.port, self.db, self.username, self.password, self.run_id
+            self.host, self.port, self.db, self.username, self.password, self.run_id, self.tls
         )
 
     @property
