@@ -46,7 +46,7 @@ PYTHON_PATHS = [
 @nox.session(name="tests-core")
 def tests_core(session: nox.Session) -> None:
     """Core and the local backend; builds throwaway plugin environments with uv."""
-    session.install(CORE, "uv")
+    session.install(CORE, "uv", "trustme")  # trustme: certificates for the TLS tests
     session.run(*PYTEST, "tests/core", *session.posargs)
 
 
