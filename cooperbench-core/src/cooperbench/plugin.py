@@ -66,6 +66,7 @@ from cooperbench.messaging.types import (
     MessagingSession,
 )
 from cooperbench.messaging.url import RedisUrl
+from cooperbench.progress import StepEvent, report_step
 from cooperbench.sandbox import (
     DEFAULT_SANDBOX_TIMEOUT,
     DEFAULT_WORKDIR,
@@ -116,6 +117,7 @@ __all__ = [
     "SandboxRequest",
     "SandboxTerminatedError",
     "SandboxTimeoutError",
+    "StepEvent",
     "TestCaseResult",
     "UnknownAgentError",
     "UnknownBackendError",
@@ -131,6 +133,7 @@ __all__ = [
     "owner_is_alive",
     "owner_labels",
     "pair_steps",
+    "report_step",
     "sandbox_lifetime",
     "score_outputs",
     "truncation_marker",

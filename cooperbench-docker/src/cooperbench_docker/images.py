@@ -11,18 +11,24 @@ A per-image lock makes concurrent sandboxes of one task build it once.
 from __future__ import annotations
 
 import logging
+import re
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from cooperbench.plugin import SandboxError
+from cooperbench.plugin import SandboxError, StepEvent, report_step
 from cooperbench_docker.client import connect, docker_errors, explain, is_not_found
 
 logger = logging.getLogger(__name__)
 
 #: Seconds a pull may go without any progress before we give up on the registry.
 PULL_STALL_TIMEOUT = 20
+#: Seconds between two progress events of one pull (the daemon sends many per second).
+PULL_REPORT_INTERVAL = 0.5
+
+_BUILD_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
@@ -104,16 +110,23 @@ def try_pull(image: str) -> str | None:
         puller = connect(timeout=PULL_STALL_TIMEOUT)
     except SandboxError as exc:
         return str(exc)
+    report_step(StepEvent("pull", image, "started"))
+    failure: str | None
     try:
         with docker_errors(f"pulling image {image}"):
             events = puller.pull(repository, tag=tag or "latest", stream=True, decode=True)
-            return _pull_error(events)
+            failure = _pull_error(image, events)
     except SandboxError as exc:
-        return _strip_action(str(exc))
+        failure = _strip_action(str(exc))
     except Exception as exc:  # noqa: BLE001 - any failure just means "not pulled"
-        return explain(exc)
+        failure = explain(exc)
     finally:
         puller.close()
+    if failure is None:
+        report_step(StepEvent("pull", image, "finished"))
+    else:
+        report_step(StepEvent("pull", image, "failed", detail=failure))
+    return failure
 
 
 def build_image(
@@ -121,41 +134,71 @@ def build_image(
 ) -> dict[str, Any]:
     """Build ``image`` from ``task_dir/Dockerfile`` (context ``task_dir``); return its inspect."""
     logger.info("building image %s from %s", image, task_dir / "Dockerfile")
-    with docker_errors(f"building image {image} from {task_dir}/Dockerfile"):
-        events = api.build(
-            path=str(task_dir),
-            tag=image,
-            buildargs=dict(build_args),
-            rm=True,
-            forcerm=True,
-            pull=False,
-            decode=True,
-            timeout=None,  # builds may run silently for minutes (dependency installs)
-        )
-        error = _build_error(events)
-    if error is not None:
-        raise SandboxError(f"building image {image} from {task_dir}/Dockerfile failed: {error}")
-    built = local_image(api, image)
-    if built is None:
-        raise SandboxError(f"building image {image} from {task_dir}/Dockerfile left no image")
+    report_step(StepEvent("build", image, "started"))
+    try:
+        with docker_errors(f"building image {image} from {task_dir}/Dockerfile"):
+            events = api.build(
+                path=str(task_dir),
+                tag=image,
+                buildargs=dict(build_args),
+                rm=True,
+                forcerm=True,
+                pull=False,
+                decode=True,
+                timeout=None,  # builds may run silently for minutes (dependency installs)
+            )
+            error = _build_error(image, events)
+        if error is not None:
+            raise SandboxError(f"building image {image} from {task_dir}/Dockerfile failed: {error}")
+        built = local_image(api, image)
+        if built is None:
+            raise SandboxError(f"building image {image} from {task_dir}/Dockerfile left no image")
+    except BaseException as exc:
+        report_step(StepEvent("build", image, "failed", detail=_strip_action(str(exc))[:200]))
+        raise
+    report_step(StepEvent("build", image, "finished"))
     return built
 
 
-def _pull_error(events: Iterable[Mapping[str, Any]]) -> str | None:
+def _pull_error(image: str, events: Iterable[Mapping[str, Any]]) -> str | None:
+    """Follow a pull's events: report bytes downloaded over every layer; return its error."""
     error: str | None = None
+    layers: dict[str, tuple[int, int]] = {}
+    last_report = 0.0
     for event in events:
         if "error" in event:
             error = str(event["error"]).strip().splitlines()[0]
+            continue
+        detail = event.get("progressDetail") or {}
+        if event.get("status") == "Downloading" and detail.get("total"):
+            layers[str(event.get("id"))] = (int(detail.get("current", 0)), int(detail["total"]))
+        elif event.get("status") in ("Download complete", "Already exists", "Pull complete"):
+            done = layers.get(str(event.get("id")))
+            if done is not None:
+                layers[str(event.get("id"))] = (done[1], done[1])
+        now = time.monotonic()
+        if layers and now - last_report >= PULL_REPORT_INTERVAL:
+            last_report = now
+            current = sum(c for c, _ in layers.values())
+            total = sum(t for _, t in layers.values())
+            report_step(StepEvent("pull", image, "advanced", current, total, "bytes"))
     return error
 
 
-def _build_error(events: Iterable[Mapping[str, Any]]) -> str | None:
+def _build_error(image: str, events: Iterable[Mapping[str, Any]]) -> str | None:
+    """Follow a build's events: report each ``Step N/M``; return the build's error."""
     for event in events:
         if "error" in event:
             return str(event["error"]).strip().splitlines()[0]
         text = str(event.get("stream", "")).rstrip()
         if text:
             logger.debug("build: %s", text)
+            step = _BUILD_STEP.match(text)
+            if step is not None:
+                number, total, instruction = step.groups()
+                report_step(
+                    StepEvent("build", image, "advanced", int(number), int(total), instruction[:80])
+                )
     return None
 
 

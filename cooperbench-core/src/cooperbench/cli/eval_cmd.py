@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
-from typing import Any
 
 import click
 
 from cooperbench.cli import exit_codes
+from cooperbench.cli.console import verbose_option
 from cooperbench.cli.interrupt import sigterm_as_interrupt
 from cooperbench.cli.options import (
     backend_name_option,
@@ -19,6 +20,8 @@ from cooperbench.cli.options import (
     selection_options,
     test_timeout_option,
 )
+
+logger = logging.getLogger(__name__)
 
 
 @click.command("eval")
@@ -47,6 +50,7 @@ from cooperbench.cli.options import (
 @image_template_option
 @backend_option_flags
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@verbose_option
 def eval_command(
     run_name: str,
     subset: str | None,
@@ -64,71 +68,73 @@ def eval_command(
     backend_option: tuple[str, ...],
     build_args: tuple[str, ...],
     as_json: bool,
+    verbose: int,
 ) -> None:
     """Evaluate the agents' patches of run NAME: merge them and run the hidden tests."""
-    from cooperbench.evaluation.api import EvalPlan, evaluate
-    from cooperbench.evaluation.summary import format_table
-    from cooperbench.evaluation.types import EvalResult
+    from rich.markup import escape
 
-    bar: Any = None
+    from cooperbench.cli.console import make_console, setup_logging
+    from cooperbench.cli.progress import ProgressDisplay, styled_status
+    from cooperbench.cli.results import echo_results
+    from cooperbench.evaluation.api import EvalPlan, evaluate
+    from cooperbench.evaluation.types import EvalResult
+    from cooperbench.logs import discover, resolve_log_dir
+
+    console = make_console(err=True)
+    setup_logging(verbose, console)
+    display = ProgressDisplay(console)
 
     def on_plan(plan: EvalPlan) -> None:
-        nonlocal bar
         for problem in plan.unresolved:
-            click.echo(f"warning: skipping {problem}", err=True)
+            display.line(f"warning: skipping {problem}")
         if plan.rescored:
-            click.echo(
+            display.line(
                 f"{len(plan.rescored)} pair(s) have a verdict from another backend and are "
                 f"scored again on {backend}: {'; '.join(plan.rescored[:3])}"
-                + (" ..." if len(plan.rescored) > 3 else ""),
-                err=True,
+                + (" ..." if len(plan.rescored) > 3 else "")
             )
-        click.echo(
+        display.line(
             f"{run_name}: {len(plan.requests)} pair(s) to evaluate on {backend}, "
             f"{plan.already_done} already evaluated"
-            + (" (use --force to redo)" if plan.already_done else ""),
-            err=True,
+            + (" (use --force to redo)" if plan.already_done else "")
         )
-        if plan.requests:
-            bar = click.progressbar(length=len(plan.requests), label="evaluating", file=sys.stderr)
-            bar.__enter__()
+        todo = len(plan.requests) + len(plan.agent_errors)
+        if todo:
+            display.add_bar("eval", "evaluating", todo, counts=True)
 
     def on_result(result: EvalResult) -> None:
-        if bar is not None:
-            bar.update(1)
-        if result.error is not None:
-            click.echo(
-                f"\n{result.pair.key} ({result.pair.setting}): {result.error_kind}: {result.error}",
-                err=True,
-            )
+        logger.info("%s (%s): %s", result.pair.key, result.pair.setting, result.pair.eval_path)
+        done, total = display.advance("eval", result.status)
+        detail = f" ({result.error_kind}: {result.error})" if result.error else ""
+        head = f"[{done}/{total}] eval {result.pair.key} ({result.pair.setting}): "
+        display.line(
+            f"{head}{result.status}{detail}",
+            f"{escape(head)}{styled_status(result.status)}{escape(detail)}",
+        )
 
-    try:
-        with sigterm_as_interrupt():
-            summary = evaluate(
-                run_name,
-                backend=backend,
-                concurrency=concurrency,
-                force=force,
-                subset=subset,
-                repo=repo,
-                task=task,
-                features=features,
-                log_dir=log_dir,
-                dataset_dir=dataset_dir,
-                timeout=timeout,
-                image_template=image_template,
-                backend_options=collect_backend_options(backend_option, build_args),
-                retry=retry,
-                on_plan=on_plan,
-                on_result=on_result,
-            )
-    finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
+    with sigterm_as_interrupt(), display:
+        summary = evaluate(
+            run_name,
+            backend=backend,
+            concurrency=concurrency,
+            force=force,
+            subset=subset,
+            repo=repo,
+            task=task,
+            features=features,
+            log_dir=log_dir,
+            dataset_dir=dataset_dir,
+            timeout=timeout,
+            image_template=image_template,
+            backend_options=collect_backend_options(backend_option, build_args),
+            retry=retry,
+            on_plan=on_plan,
+            on_result=on_result,
+        )
     if as_json:
         click.echo(json.dumps(summary, indent=2))
     else:
-        click.echo(format_table(summary))
+        echo_results(summary, run_name, discover(resolve_log_dir(log_dir), run_name))
     incomplete = summary["incomplete"]
     if incomplete:
         click.echo(

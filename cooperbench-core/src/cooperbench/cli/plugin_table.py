@@ -1,13 +1,22 @@
-"""Print plugins (backends or agents) and other listings as aligned tables."""
+"""Print plugins (backends or agents) and other listings as tables."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-import click
-
+from cooperbench.cli.console import echo_renderable, new_table
 from cooperbench.entry_points import CONFLICT, PluginInfo
+
+#: Colour of each plugin state on a terminal (the others are shown as they are).
+STATE_STYLES = {
+    "usable": "green",
+    "loaded": "green",
+    "unusable": "yellow",
+    "disabled": "dim",
+    "broken": "red",
+    "conflict": "red",
+}
 
 
 def plugin_row(info: PluginInfo) -> dict[str, Any]:
@@ -27,10 +36,15 @@ def plugin_row(info: PluginInfo) -> dict[str, Any]:
 def echo_table(
     rows: Sequence[dict[str, Any]], columns: Sequence[str], headers: Sequence[str]
 ) -> None:
-    """Print ``rows`` (keys ``columns``) under ``headers``, one line per row."""
-    table = [tuple(headers)] + [tuple(str(row[column]) for column in columns) for row in rows]
-    # The last column is free text: it is not padded, so long details do not widen rows.
-    widths = [max(len(row[i]) for row in table) for i in range(len(headers) - 1)]
-    for row in table:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)] + [row[-1]]
-        click.echo("  ".join(cells).rstrip())
+    """Print ``rows`` (keys ``columns``) under ``headers``, one line per row when piped."""
+    from rich.markup import escape
+
+    table = new_table(*headers)
+    for row in rows:
+        cells = []
+        for column in columns:
+            text = escape(str(row[column]))
+            style = STATE_STYLES.get(str(row[column])) if column == "state" else None
+            cells.append(f"[{style}]{text}[/{style}]" if style else text)
+        table.add_row(*cells)
+    echo_renderable(table)

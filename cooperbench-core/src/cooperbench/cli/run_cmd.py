@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from cooperbench.cli import exit_codes
+from cooperbench.cli.console import verbose_option
 from cooperbench.cli.interrupt import sigterm_as_interrupt
 from cooperbench.cli.options import (
     backend_name_option,
@@ -22,6 +24,8 @@ from cooperbench.cli.options import (
 
 if TYPE_CHECKING:
     from cooperbench.runs.pair import PairOutcome
+
+logger = logging.getLogger(__name__)
 
 
 @click.command("run")
@@ -105,6 +109,7 @@ if TYPE_CHECKING:
     help="Give the agents this variable of your environment (repeatable).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
+@verbose_option
 def run_command(
     run_name: str | None,
     subset: str | None,
@@ -134,43 +139,53 @@ def run_command(
     env: tuple[str, ...],
     pass_env: tuple[str, ...],
     as_json: bool,
+    verbose: int,
 ) -> None:
     """Run AGENT on the selected feature pairs in sandboxes and evaluate the patches.
 
     Exits 0 when every selected pair has a verdict (without auto-eval: a finished run),
     else 3 after writing every result, with one line saying how many pairs have none.
     """
+    from cooperbench.cli.console import make_console, setup_logging
+    from cooperbench.cli.progress import ProgressDisplay, styled_status
     from cooperbench.dataset import Selection
     from cooperbench.evaluation.types import EvalResult
     from cooperbench.runs.api import run
     from cooperbench.runs.config import RunConfig, parse_env_assignments
 
-    done = 0
-    total = 0
+    console = make_console(err=True)
+    setup_logging(verbose, console)
+    display = ProgressDisplay(console)
 
     def on_start(config: RunConfig, todo: list[Selection], skipped: int) -> None:
-        nonlocal total
-        total = len(todo)
         extra = f", {skipped} already finished (use --force to redo)" if skipped else ""
-        click.echo(
-            f"{config.run_name}: {total} pair(s) to run with agent '{config.agent}' "
-            f"({config.setting}) on {config.backend}{extra}",
-            err=True,
+        display.line(
+            f"{config.run_name}: {len(todo)} pair(s) to run with agent '{config.agent}' "
+            f"({config.setting}) on {config.backend}{extra}"
         )
+        display.add_bar("run", "agents", len(todo))
+        if config.auto_eval:
+            # Finished but unscored pairs are evaluated too: the bar grows when they come.
+            display.add_bar("eval", "evaluation", len(todo), counts=True)
 
     def on_pair(outcome: PairOutcome) -> None:
-        nonlocal done
-        done += 1
-        for line in pair_lines(outcome, f"[{done}/{total}]"):
-            click.echo(line, err=True)
+        logger.info("%s: %s", (outcome.result or {}).get("pair"), outcome.folder)
+        done, total = display.advance("run")
+        lines = pair_lines(outcome, f"[{done}/{total}]")
+        for line in lines:
+            display.line(line, _markup(line))
 
     def on_eval(result: EvalResult) -> None:
+        logger.info("%s (%s): %s", result.pair.key, result.pair.setting, result.pair.eval_path)
+        display.advance("eval", result.status)
         detail = f" ({result.error_kind}: {result.error})" if result.error else ""
-        click.echo(
-            f"eval {result.pair.key} ({result.pair.setting}): {result.status}{detail}", err=True
+        head = f"eval {result.pair.key} ({result.pair.setting}): "
+        display.line(
+            f"{head}{result.status}{detail}",
+            f"{_escape(head)}{styled_status(result.status)}{_escape(detail)}",
         )
 
-    with sigterm_as_interrupt():
+    with sigterm_as_interrupt(), display:
         summary: dict[str, Any] = run(
             run_name,
             subset,
@@ -237,9 +252,28 @@ def pair_lines(outcome: PairOutcome, counter: str) -> list[str]:
     return lines
 
 
+def _markup(line: str) -> str:
+    """A pair line with its warning or error part coloured, for the terminal."""
+    escaped = _escape(line)
+    if line.startswith("warning: "):
+        return f"[yellow]{escaped}[/yellow]"
+    if line.startswith("    "):
+        return f"[red]{escaped}[/red]"
+    return escaped
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
 def _print_summary(summary: dict[str, Any]) -> None:
-    """The human-readable end of a run: pair and agent counts, then the eval table."""
-    from cooperbench.evaluation.summary import format_table
+    """The human-readable end of a run: pair and agent counts, the eval table, failures."""
+    from pathlib import Path
+
+    from cooperbench.cli.results import echo_results
+    from cooperbench.logs import discover
 
     runs = summary["summary"]
     statuses = ", ".join(f"{k} {v}" for k, v in runs["agent_statuses"].items()) or "none"
@@ -248,4 +282,6 @@ def _print_summary(summary: dict[str, Any]) -> None:
         f"{runs['finished_pairs']} finished; agents: {statuses}; logs in {summary['run_dir']}"
     )
     if summary["eval_summary"] is not None:
-        click.echo(format_table(summary["eval_summary"]))
+        run_dir = Path(summary["run_dir"])
+        pairs = discover(run_dir.parent, summary["run_name"])
+        echo_results(summary["eval_summary"], summary["run_name"], pairs)

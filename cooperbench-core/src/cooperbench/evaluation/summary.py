@@ -92,32 +92,81 @@ def write_summary(run_dir: Path, summary: dict[str, Any]) -> Path:
     return path
 
 
-def format_table(summary: dict[str, Any]) -> str:
-    """The human-readable summary table: overall, then one line per repo."""
-    headers = ("", "pairs", "passed", "failed", "errors", "skipped", "pass rate", "conflicts")
+def not_passed(pairs: Iterable[PairRun]) -> list[dict[str, str]]:
+    """The evaluated pairs that failed or ended in an error, each with why.
 
-    def line(label: str, tally: dict[str, Any]) -> tuple[str, ...]:
-        return (
-            label,
-            str(tally["total_runs"]),
-            str(tally["passed"]),
-            str(tally["failed"]),
-            str(tally["errors"]),
-            str(tally["skipped"]),
-            f"{tally['pass_rate'] * 100:.1f}%",
-            f"{tally['merge_conflict_rate'] * 100:.1f}%",
+    Each is ``{"run", "setting", "status", "reason"}``; ``reason`` is one line (see
+    :func:`failure_reason`). Pairs without eval.json are not listed.
+    """
+    rows = []
+    for pair in pairs:
+        document = read_eval(pair)
+        status = status_of(document)
+        if document is None or status not in (FAILED, ERROR):
+            continue
+        rows.append(
+            {
+                "run": pair.key,
+                "setting": pair.setting,
+                "status": status,
+                "reason": failure_reason(document),
+            }
         )
+    return rows
 
-    table = [headers] + [line(repo, t) for repo, t in summary["by_repo"].items()]
-    table.append(line("overall", summary))
-    widths = [max(len(row[i]) for row in table) for i in range(len(headers))]
-    rendered = [
-        "  ".join(
-            cell.ljust(w) if i == 0 else cell.rjust(w)
-            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+
+def failure_reason(document: dict[str, Any]) -> str:
+    """Why a pair did not pass, in one line: its error, else its first failing test.
+
+    For a failed pair: the first feature that did not pass, its first failed (or
+    erroring) test and that test's most telling error line; else the feature's own
+    reason (a timeout, a suspicion) or its exit status.
+    """
+    if status_of(document) == ERROR:
+        kind = document.get("error_kind") or "error"
+        return _one_line(f"{kind}: {document.get('error') or 'no detail recorded'}")
+    for feature in feature_results(document):
+        if feature.get("passed"):
+            continue
+        label = f"feature {feature.get('feature_id', '?')}"
+        for case in feature.get("test_results") or []:
+            if case.get("status") in (FAILED, ERROR):
+                why = _telling_line(str(case.get("error") or ""))
+                test = f"{label}: {case.get('test_name')} {case.get('status')}"
+                return _one_line(f"{test}: {why}" if why else test)
+        if feature.get("reason"):
+            return _one_line(f"{label}: {feature['reason']}")
+        if feature.get("suspicious"):
+            return _one_line(f"{label}: suspicious: {feature['suspicious']}")
+        return _one_line(
+            f"{label}: exit status {feature.get('exit_code')}, "
+            f"{feature.get('tests_passed', 0)} test(s) passed"
         )
-        for row in table
-    ]
-    rendered.insert(1, "-" * len(rendered[0]))
-    rendered.insert(len(rendered) - 1, "-" * len(rendered[0]))
-    return "\n".join(rendered)
+    merge = document.get("merge") or {}
+    if merge.get("status") in ("missing_input", "error"):
+        return f"merge {merge['status']}"
+    return "no feature passed" if not feature_results(document) else "failed"
+
+
+def feature_results(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The per-feature entries of an eval.json (``feature1``, ``feature2``, ... in order)."""
+    found = []
+    index = 1
+    while isinstance(document.get(f"feature{index}"), dict):
+        found.append(document[f"feature{index}"])
+        index += 1
+    return found
+
+
+def _telling_line(error: str) -> str:
+    """The line of a test's error output that says most: pytest's last ``E`` line."""
+    lines = [line.rstrip() for line in error.splitlines() if line.strip()]
+    marked = [line[1:].strip() for line in lines if line.startswith("E ")]
+    if marked:
+        return marked[-1]
+    return lines[-1].strip() if lines else ""
+
+
+def _one_line(text: str, limit: int = 240) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
