@@ -33,14 +33,22 @@ def wait_until(condition: Any, timeout: float, what: str) -> None:
         time.sleep(0.2)
 
 
-def running_containers(instance: str) -> list[str]:
+def running_containers(label: str) -> list[str]:
     listed = subprocess.run(
-        ["docker", "ps", "-q", "--filter", f"label=batch-standin.instance={instance}"],
+        ["docker", "ps", "-q", "--filter", f"label={label}"],
         capture_output=True,
         text=True,
         check=True,
     )
     return listed.stdout.split()
+
+
+def task_running(batch: Any, before: set[str]) -> bool:
+    """True once a job created after ``before`` has a task container running."""
+    for name in set(batch.created) - before:
+        if running_containers(f"batch-standin.job-uid={batch.created[name].uid}"):
+            return True
+    return False
 
 
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
@@ -73,9 +81,7 @@ def test_interrupt_cancels_and_deletes_the_jobs(
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         wait_until(
-            lambda: running_containers(gcp_env.batch.instance),
-            120,
-            "a task container of the evaluation",
+            lambda: task_running(gcp_env.batch, before), 120, "a task container of the evaluation"
         )
         process.send_signal(how)
         _out, err = process.communicate(timeout=60)
@@ -87,8 +93,11 @@ def test_interrupt_cancels_and_deletes_the_jobs(
     assert b"Traceback" not in err
     created = set(gcp_env.batch.created) - before
     assert created, "the evaluation created no job"
-    assert not created & set(gcp_env.batch.live_jobs()), "a job outlived the interrupt"
-    wait_until(lambda: not running_containers(gcp_env.batch.instance), 30, "containers to go")
+    # Every job was being deleted when eval exited (Batch then stops its VMs).
+    assert all(gcp_env.batch.deletion_requested(name) for name in created)
+    wait_until(lambda: not created & set(gcp_env.batch.live_jobs()), 60, "the deletions")
+    instance = f"batch-standin.instance={gcp_env.batch.instance}"
+    wait_until(lambda: not running_containers(instance), 30, "containers to go")
     assert [n for n in gcp_env.objects() if n.startswith("cooperbench/")] == []
     assert not list(logs.rglob("eval.json")), "an interrupted pair was saved"
 

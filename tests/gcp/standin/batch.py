@@ -139,6 +139,12 @@ class BatchStandin:
         """Stop losing attempts."""
         self._losses.clear()
 
+    def deletion_requested(self, name: str) -> bool:
+        """True once job ``name`` is being deleted, or is gone."""
+        with self._lock:
+            found = self._jobs.get(name)
+            return found is None or found.stopping == "delete"
+
     def live_jobs(self) -> list[str]:
         """Names of the jobs that exist (not deleted)."""
         with self._lock:
