@@ -46,7 +46,9 @@ PYTHON_PATHS = [
 @nox.session(name="tests-core")
 def tests_core(session: nox.Session) -> None:
     """Core and the local backend; builds throwaway plugin environments with uv."""
-    session.install(CORE, "uv", "trustme")  # trustme: certificates for the TLS tests
+    # report: matplotlib, for the `cooperbench report` tests; trustme: certificates for the
+    # TLS tests.
+    session.install(CORE, "./cooperbench-core[report]", "uv", "trustme")
     session.run(*PYTEST, "tests/core", *session.posargs)
 
 
@@ -100,7 +102,13 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over core and the plugins."""
     session.install(
-        "mypy", CORE, "./cooperbench-docker", "./cooperbench-modal", MODAL_SDK, "./cooperbench-gcp"
+        "mypy",
+        CORE,
+        "./cooperbench-core[report]",
+        "./cooperbench-docker",
+        "./cooperbench-modal",
+        MODAL_SDK,
+        "./cooperbench-gcp",
     )
     session.run("mypy", "--config-file", "pyproject.toml", *[f"{d}/src" for d in DISTRIBUTIONS])
 

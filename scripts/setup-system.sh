@@ -11,6 +11,7 @@
 #   git            also provides `git daemon` (/usr/lib/git-core/git-daemon)
 #   debootstrap    builds the local base image (see build-base-image.sh)
 #   iproute2, procps
+#   chromium       headless browser the HTML report test opens the report in
 #
 # Environment:
 #   APT_LOCK_WAIT  seconds to wait for another apt/dpkg run to finish (default 900)
@@ -22,7 +23,7 @@ die() { log "ERROR: $*"; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "must run as root"
 
-PACKAGES=(docker.io redis-server git debootstrap iproute2 procps)
+PACKAGES=(docker.io redis-server git debootstrap iproute2 procps chromium)
 GIT_DAEMON=/usr/lib/git-core/git-daemon
 APT_LOCK_WAIT="${APT_LOCK_WAIT:-900}"
 
@@ -108,4 +109,5 @@ esac
 command -v dockerd >/dev/null || die "dockerd not found after installing docker.io"
 command -v redis-server >/dev/null || die "redis-server not found"
 command -v debootstrap >/dev/null || die "debootstrap not found"
+command -v chromium >/dev/null || die "chromium not found"
 log "done"

@@ -17,6 +17,7 @@ from cooperbench.cli.backends_cmd import backends_command
 from cooperbench.cli.cleanup_cmd import cleanup_command
 from cooperbench.cli.config_cmd import config_command
 from cooperbench.cli.eval_cmd import eval_command
+from cooperbench.cli.report_cmd import report_command
 from cooperbench.cli.run_cmd import run_command
 from cooperbench.errors import CooperbenchError
 
@@ -32,6 +33,7 @@ cli.add_command(backends_command)
 cli.add_command(cleanup_command)
 cli.add_command(config_command)
 cli.add_command(eval_command)
+cli.add_command(report_command)
 cli.add_command(run_command)
 
 
