@@ -183,6 +183,28 @@ def test_messaging_servers_are_protected_and_go_with_the_session(server_env: Non
     assert live_sandboxes(run) == []
 
 
+def test_messaging_servers_go_to_the_runs_app_and_environment(server_env: None) -> None:
+    import modal
+
+    from cooperbench.plugin import labels as cb_labels
+
+    modal.Environment.from_name("msg-env", create_if_missing=True).hydrate()
+    run = f"modal-opt-{uuid.uuid4().hex[:6]}"
+    options = {"app": "msg-app", "environment": "msg-env"}
+    request = MessagingRequest(
+        run_id=run,
+        agent_ids=("agent1", "agent2"),
+        git=True,
+        labels={cb_labels.RUN: run},
+        options=PluginManager.discover().resolve_options("modal", options),
+    )
+    with PluginManager.discover().setup_messaging("modal", request):
+        app = modal.App.lookup("msg-app", environment_name="msg-env")
+        found = modal.Sandbox.list(app_id=app.app_id, tags={cb_labels.RUN: run})
+        assert len(list(found)) == 2
+        assert live_sandboxes(run) == []  # none in the default app
+
+
 def test_user_redis_url_starts_no_server(server_env: None) -> None:
     from cooperbench.plugin import labels as cb_labels
 

@@ -13,7 +13,9 @@ harness alike:
   learns the address could push to it while the run lasts; it holds only the agents'
   work on the task.
 
-Both servers carry the run's owner labels as tags (``cooperbench cleanup`` finds them),
+Both servers go to the run's app and environment (the request's backend options, as
+the agents' sandboxes), carry the run's owner labels as tags (``cooperbench cleanup``
+finds them),
 stop by themselves after the request's lifetime, and are terminated by the session's
 teardown. Their images are ``COOPERBENCH_REDIS_IMAGE`` (default ``redis:7-alpine``) and
 ``COOPERBENCH_GIT_IMAGE`` (default ``alpine/git:latest``): Modal pulls them from their
@@ -87,8 +89,8 @@ def _server_request(
     request: MessagingRequest, image: str, purpose: str, env: dict[str, str] | None = None
 ) -> SandboxRequest:
     run = request.labels.get(cb_labels.RUN) or request.run_id
-    # Servers are small: leave their size to Modal.
-    options: dict[str, Any] = {"cpu": 0, "memory": 0}
+    # The run's app, environment and pacing; servers are small: their size is Modal's.
+    options: dict[str, Any] = {**request.options, "cpu": 0, "memory": 0}
     lifetime = request.lifetime if request.lifetime is not None else DEFAULT_MESSAGING_LIFETIME
     return SandboxRequest(
         image=image,

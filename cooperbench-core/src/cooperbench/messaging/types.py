@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from types import TracebackType
+from typing import Any
 
 import attrs
 
@@ -19,7 +20,10 @@ class MessagingRequest:
     """What a run needs from the message bus.
 
     ``redis_url`` is the user's own server (``--redis URL``); when ``None`` the backend
-    starts one for the run. ``git`` asks for a shared git remote as well.
+    starts one for the run. ``git`` asks for a shared git remote as well. ``options`` are
+    the run's backend options, checked and typed as for its sandboxes
+    (``SandboxRequest.options``), so servers the backend starts can go where the
+    agents' sandboxes go; a backend may ignore them.
     """
 
     run_id: str
@@ -30,6 +34,7 @@ class MessagingRequest:
     #: Seconds the servers started for the run may live at most (``None``: the backend's
     #: default). A killed harness cannot stop them; this cap does.
     lifetime: float | None = None
+    options: Mapping[str, Any] = attrs.field(factory=dict, converter=dict)
 
 
 @attrs.define

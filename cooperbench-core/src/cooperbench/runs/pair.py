@@ -119,6 +119,7 @@ class PairRunner:
             # The servers outlive the agents' sandboxes (reading the conversation comes
             # last), and no longer than that if the harness is killed.
             lifetime=self.config.options.timeout + 2 * _LIFETIME_MARGIN,
+            options=self.config.sandbox_options,
         )
         session = self.plugins.setup_messaging(self.config.backend, request)
         stack.callback(self.live.add(session.close))
