@@ -21,14 +21,12 @@ CLI = [sys.executable, "-c", "from cooperbench.cli.main import main; main()"]
 
 
 def alive(sandbox_id: str) -> bool:
-    """True while Modal lists the sandbox as running."""
+    """True while Modal lists the sandbox as running in an app of the environment."""
     import modal
 
-    from cooperbench_modal.client import lookup_app
-
-    app = lookup_app("cooperbench", "cooperbench")
-    running = modal.Sandbox.list(app_id=app.app_id)
-    return sandbox_id in {sandbox.object_id for sandbox in running}
+    apps = modal.Environment.from_name("cooperbench").apps.list()
+    running = {s.object_id for app in apps for s in modal.Sandbox.list(app_id=app.app_id)}
+    return sandbox_id in running
 
 
 @pytest.fixture
@@ -89,3 +87,24 @@ def test_cleanup_terminates_only_dead_runs_sandboxes(
     assert f"would remove sandbox {ids['dead']} (run dead-run, eval)" not in cleanup(
         "--dry-run", env=modal_env
     )
+
+
+def test_cleanup_searches_every_app_of_the_environment(
+    dead_pid: int, modal_env: dict[str, str]
+) -> None:
+    backend = get_backend("modal", PluginManager.discover(disabled=()))
+    other = {"app": f"other-{uuid.uuid4().hex[:6]}"}
+    labels = cb_labels.owner_labels(run="dead-elsewhere", purpose="agent")
+    labels[cb_labels.OWNER_PID] = str(dead_pid)
+    dead = backend.create_sandbox(IMAGE, timeout=300, labels=labels, options=other)
+    live = backend.create_sandbox(
+        IMAGE, timeout=300, labels=cb_labels.owner_labels(run="live-elsewhere"), options=other
+    )
+    try:
+        removed = cleanup(env=modal_env)
+        assert f"removed sandbox {dead.id} (run dead-elsewhere, agent)" in removed
+        assert not alive(dead.id)
+        assert alive(live.id), removed
+    finally:
+        dead.terminate()
+        live.terminate()
