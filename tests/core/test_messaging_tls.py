@@ -8,6 +8,7 @@ server's name.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -29,6 +30,8 @@ from cooperbench.messaging.client import MessageClient, conversation
 from cooperbench.messaging.url import RedisUrl
 
 PASSWORD = "tls-s3cret"
+ROOT = Path(__file__).resolve().parents[2]
+DATASET = ROOT / "examples" / "dataset"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -209,3 +212,27 @@ def test_a_wrong_password_over_tls_is_a_connection_error(
         MessageClient(url, "agent1", timeout=5)
     done = coop(command, url, "agent1", tls_redis.ca_file, "peek")
     assert done.returncode == 1 and "wrong-one" not in done.stderr
+
+
+@pytest.mark.slow
+def test_a_coop_run_with_a_rediss_url_records_the_conversation(
+    tls_redis: TlsRedis, tmp_path: Path
+) -> None:
+    # The harness trusts the CA through its environment, the agents through --pass-env.
+    url = tls_redis.url().split("#")[0]
+    command = [sys.executable, "-c", "from cooperbench.cli.main import main; main()"]
+    command += ["run", "-n", "tls", "-s", "flash", "--setting", "coop", "-a", "gold"]
+    command += ["--backend", "local", "--dataset-dir", str(DATASET), "--no-auto-eval"]
+    command += ["--log-dir", str(tmp_path), "--redis", url, "--pass-env", "SSL_CERT_FILE"]
+    env = {**os.environ, "SSL_CERT_FILE": str(tls_redis.ca_file)}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    pair = tmp_path / "tls" / "coop" / "demo_textkit_task" / "0" / "f1_f2"
+    result = json.loads((pair / "result.json").read_text())
+    assert {r["status"] for r in result["agents"].values()} == {"Submitted"}
+    chat = json.loads((pair / "conversation.json").read_text())
+    assert sorted((m["from"], m["to"]) for m in chat) == [
+        ("agent1", "agent2"),
+        ("agent2", "agent1"),
+    ]
+    assert PASSWORD not in done.stdout + done.stderr
