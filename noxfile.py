@@ -150,7 +150,7 @@ def build(session: nox.Session) -> None:
 @nox.session(name="bench-messaging")
 def bench_messaging(session: nox.Session) -> None:
     """Message round-trip latency: cooperbench's client vs raw redis-py, side by side."""
-    session.install("./cooperbench-core", "redis")
+    session.install("./cooperbench-core")
     session.run("python", "benchmarks/bench_messaging.py", *session.posargs)
 
 

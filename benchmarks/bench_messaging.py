@@ -4,8 +4,8 @@ One round trip: agent A sends a message to agent B, B (a separate process) recei
 and sends it back, A receives the echo. Three clients are measured on the same server,
 interleaved in rounds so machine noise hits them alike:
 
-- ``MessageClient``: what agents use (transaction with inbox + run log + expiry, JSON
-  decoding, the standard-library RESP client);
+- ``MessageClient``: the harness's client (transaction with inbox + run log + expiry,
+  JSON decoding, on redis-py);
 - ``redis-py, same commands``: redis-py doing exactly what MessageClient does, which
   separates the cost of the client from the cost of the extra Redis work;
 - ``redis-py RPUSH/BLPOP``: the bare minimum (the published tool's approach).
@@ -14,8 +14,8 @@ Usage::
 
     python benchmarks/bench_messaging.py [--round-trips 2000] [--redis redis://host:port]
 
-Without ``--redis`` a private redis-server is started through the local backend. Needs
-``redis`` (redis-py) in the environment, which cooperbench itself does not depend on.
+Without ``--redis`` a private redis-server is started through the local backend (or, with
+no redis-server on ``PATH``, its embedded fallback).
 """
 
 from __future__ import annotations
