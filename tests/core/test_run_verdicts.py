@@ -303,3 +303,23 @@ def test_command_logs_are_copied_capped_and_cleared_on_rerun(tmp_path: Path) -> 
     names = {p.name for p in pair.iterdir()}
     assert "agent9_stale.log" not in names and "agent1_stdout.log" in names
     assert (pair / "agent1_stdout.log").read_bytes() == b""
+
+
+def test_messaging_refusing_the_runs_settings_stops_the_run_at_once(tmp_path: Path) -> None:
+    """A user mistake for this backend (no --redis where one is needed) is no pair's error."""
+
+    def setup_messaging(request: Any) -> Any:
+        raise UsageError("messaging here needs --redis URL")
+
+    plugins = PluginManager()
+    plugins.register(backend_module("picky", setup_messaging=setup_messaging), name="picky")
+    with pytest.raises(UsageError, match="needs --redis URL"):
+        run(
+            "picky",
+            task=0,
+            backend="picky",
+            dataset_dir=DATASET,
+            log_dir=tmp_path,
+            plugins=plugins,
+        )
+    assert not list((tmp_path / "picky").rglob("result.json"))

@@ -44,12 +44,12 @@ def test_messaging_without_redis_or_with_git_is_refused(
     redis_url: str | None, git: bool, says: str
 ) -> None:
     from cooperbench.messaging.types import MessagingRequest
-    from cooperbench.plugin import MessagingError
+    from cooperbench.plugin import UsageError
     from cooperbench.plugin_manager import PluginManager
 
     plugins = PluginManager.discover(disabled=())
     request = MessagingRequest(
         run_id="run-1", agent_ids=("agent1", "agent2"), git=git, redis_url=redis_url
     )
-    with pytest.raises(MessagingError, match=says):
+    with pytest.raises(UsageError, match=says):
         plugins.setup_messaging("gcp", request)

@@ -14,12 +14,12 @@ from cooperbench.plugin import (
     EvalContext,
     EvalRequest,
     EvalResult,
-    MessagingError,
     MessagingRequest,
     MessagingSession,
     RedisUrl,
     Sandbox,
     SandboxRequest,
+    UsageError,
     hookimpl,
 )
 from cooperbench_gcp.options import OPTIONS, batch_settings
@@ -37,12 +37,12 @@ def create_sandbox(request: SandboxRequest) -> Sandbox:
 def setup_messaging(request: MessagingRequest) -> MessagingSession:
     """The user's own Redis (``--redis``), reachable from the Batch VMs and from here."""
     if request.git:
-        raise MessagingError(
+        raise UsageError(
             "--git is not available on gcp: the Batch VMs have no shared git remote; "
             "run without --git"
         )
     if request.redis_url is None:
-        raise MessagingError(
+        raise UsageError(
             "messaging on gcp needs --redis URL, a Redis server reachable from the Batch "
             "VMs and from this machine (or run with --no-messaging)"
         )

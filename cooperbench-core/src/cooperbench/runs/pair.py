@@ -19,7 +19,7 @@ import attrs
 
 from cooperbench.agents.types import Agent, AgentResult, AgentTask
 from cooperbench.dataset import Selection
-from cooperbench.errors import INFRASTRUCTURE, AgentError
+from cooperbench.errors import INFRASTRUCTURE, AgentError, UsageError
 from cooperbench.labels import owner_labels
 from cooperbench.messaging.client import conversation
 from cooperbench.messaging.install import install_tools
@@ -68,6 +68,8 @@ class PairRunner:
         with contextlib.ExitStack() as stack:
             try:
                 session = self._messaging(selection, slots, stack)
+            except UsageError:
+                raise  # the run's settings cannot work on this backend: no pair can run
             except Exception as exc:  # noqa: BLE001 - the harness failed, not the agents
                 reason = f"messaging could not start: {type(exc).__name__}: {exc}"
                 failed = AgentResult.failed(reason, kind=INFRASTRUCTURE)
