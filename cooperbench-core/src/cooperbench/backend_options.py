@@ -8,6 +8,7 @@ any work starts, and an unknown or ill-typed option is one readable line.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -92,6 +93,44 @@ def option_value(declared: Sequence[BackendOption], options: Mapping[str, Any], 
     option = next(option for option in declared if option.name == name)
     value = options.get(name)
     return option.default if value is None else option.convert(value)
+
+
+def option_values(declared: Sequence[BackendOption], options: Mapping[str, Any]) -> dict[str, Any]:
+    """Every declared option's value: the given one converted, else the converted default.
+
+    Conversion runs again here because sandboxes may be requested directly from Python,
+    past :func:`resolve_options`; a bad value is one :class:`UsageError` line.
+    """
+    values: dict[str, Any] = {}
+    for option in declared:
+        given = options.get(option.name)
+        if given is None:
+            values[option.name] = (
+                option.convert(option.default) if option.default is not None else None
+            )
+            continue
+        try:
+            values[option.name] = option.convert(given)
+        except (TypeError, ValueError) as exc:
+            raise UsageError(f"backend option {option.name}={given!r}: {exc}") from None
+    return values
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)i?b?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+def parse_size(value: str | int) -> int:
+    """Bytes in ``value``: an integer, or a string like ``"512m"``, ``"4g"``, ``"1.5GiB"``."""
+    if isinstance(value, bool):
+        raise UsageError("not a size such as 4g")
+    if isinstance(value, int):
+        return value
+    match = _SIZE.match(str(value))
+    if match is None:
+        raise UsageError("not a size such as 4g or 512m")
+    number, unit = match.groups()
+    return int(float(number) * _UNITS[unit.lower()])
 
 
 def parse_assignments(values: Sequence[str], flag: str) -> dict[str, str]:

@@ -17,7 +17,7 @@ same verdict rules), never with steps of its own.
 from __future__ import annotations
 
 from cooperbench import labels
-from cooperbench.backend_options import BackendOption
+from cooperbench.backend_options import BackendOption, option_values, parse_size
 from cooperbench.backend_status import BackendStatus
 from cooperbench.errors import (
     AgentError,
@@ -129,10 +129,12 @@ __all__ = [
     "evaluate_pair",
     "hookimpl",
     "labels",
+    "option_values",
     "output_names",
     "owner_is_alive",
     "owner_labels",
     "pair_steps",
+    "parse_size",
     "report_step",
     "sandbox_lifetime",
     "score_outputs",

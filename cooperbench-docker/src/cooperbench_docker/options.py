@@ -21,22 +21,24 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-from cooperbench.plugin import BackendOption, SandboxRequest, UsageError
+from cooperbench.plugin import (
+    BackendOption,
+    SandboxRequest,
+    UsageError,
+    option_values,
+    parse_size,
+)
 
 DEFAULT_CPUS = 2.0
 DEFAULT_MEMORY = "4g"
 DEFAULT_PIDS_LIMIT = 1024
 #: The smallest memory limit the engine accepts.
 MIN_MEMORY = 6 * 1024 * 1024
-
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)i?b?\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
 
 def _cpus(value: Any) -> float:
@@ -139,7 +141,7 @@ class ContainerSettings:
         """Read the options of ``request``; a bad value raises ``UsageError``."""
         if request.timeout < 1:
             raise UsageError(f"sandbox timeout must be at least 1 second, got {request.timeout}")
-        values = _read(request.options)
+        values = option_values(OPTIONS, request.options)
         network = values["network"]
         return cls(
             cpus=values["cpus"] or None,
@@ -159,34 +161,3 @@ class ContainerSettings:
         if not self.cpus_explicit and host_cpus:
             cpus = min(cpus, float(host_cpus))
         return int(cpus * 1_000_000_000)
-
-
-def _read(options: Mapping[str, Any]) -> dict[str, Any]:
-    """Every option's value: the given one converted (checked again, as sandboxes can be
-    requested directly), else the default."""
-    values: dict[str, Any] = {}
-    for option in OPTIONS:
-        given = options.get(option.name)
-        if given is None:
-            values[option.name] = (
-                option.convert(option.default) if option.default is not None else None
-            )
-            continue
-        try:
-            values[option.name] = option.convert(given)
-        except (TypeError, ValueError) as exc:
-            raise UsageError(f"backend option {option.name}={given!r}: {exc}") from None
-    return values
-
-
-def parse_size(value: str | int) -> int:
-    """Bytes in ``value``: an integer, or a string like ``"512m"``, ``"4g"``, ``"1.5GiB"``."""
-    if isinstance(value, bool):
-        raise UsageError("not a size such as 4g")
-    if isinstance(value, int):
-        return value
-    match = _SIZE.match(str(value))
-    if match is None:
-        raise UsageError("not a size such as 4g or 512m")
-    number, unit = match.groups()
-    return int(float(number) * _UNITS[unit.lower()])

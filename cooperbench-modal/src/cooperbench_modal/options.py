@@ -31,12 +31,17 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-from cooperbench.plugin import BackendOption, SandboxRequest, UsageError
+from cooperbench.plugin import (
+    BackendOption,
+    SandboxRequest,
+    UsageError,
+    option_values,
+    parse_size,
+)
 
 DEFAULT_APP = "cooperbench"
 DEFAULT_ENVIRONMENT = "cooperbench"
@@ -48,8 +53,6 @@ DEFAULT_START_TIMEOUT = 300
 #: The option core reads to decide whether eval workers start sandboxes ahead.
 START_AHEAD = "start_ahead"
 
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)i?b?\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 _MIB = 1024 * 1024
 _APP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -200,7 +203,7 @@ class SandboxSettings:
         """Read the options of ``request``; a bad value raises ``UsageError``."""
         if request.timeout < 1:
             raise UsageError(f"sandbox timeout must be at least 1 second, got {request.timeout}")
-        values = read_options(request.options)
+        values = option_values(OPTIONS, request.options)
         memory = values["memory"]
         return cls(
             app=values["app"],
@@ -211,34 +214,3 @@ class SandboxSettings:
             create_retries=values["create_retries"],
             start_timeout=values["start_timeout"],
         )
-
-
-def read_options(options: Mapping[str, Any]) -> dict[str, Any]:
-    """Every option's value: the given one converted (checked again, as sandboxes can be
-    requested directly), else the default."""
-    values: dict[str, Any] = {}
-    for option in OPTIONS:
-        given = options.get(option.name)
-        if given is None:
-            values[option.name] = (
-                option.convert(option.default) if option.default is not None else None
-            )
-            continue
-        try:
-            values[option.name] = option.convert(given)
-        except (TypeError, ValueError) as exc:
-            raise UsageError(f"backend option {option.name}={given!r}: {exc}") from None
-    return values
-
-
-def parse_size(value: str | int) -> int:
-    """Bytes in ``value``: an integer, or a string like ``"512m"``, ``"4g"``, ``"1.5GiB"``."""
-    if isinstance(value, bool):
-        raise UsageError("not a size such as 4g")
-    if isinstance(value, int):
-        return value
-    match = _SIZE.match(str(value))
-    if match is None:
-        raise UsageError("not a size such as 4g or 512m")
-    number, unit = match.groups()
-    return int(float(number) * _UNITS[unit.lower()])
