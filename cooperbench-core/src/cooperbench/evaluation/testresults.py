@@ -1,8 +1,8 @@
 """Per-test results from structured reports (JUnit XML) or per-test output lines.
 
-pytest runners get a JUnit XML report requested through ``PYTEST_ADDOPTS``, so their
-results never come from scraping text: a program that prints "99 passed" changes
-nothing. ``go test -v``, ``cargo test`` and jest/vitest print one line per test, which
+pytest runners write a JUnit XML report through cooperbench's report plugin
+(:mod:`cooperbench.evaluation.cooperbench_report`), so their results never come from
+scraping text: a program that prints "99 passed" changes nothing. ``go test -v``, ``cargo test`` and jest/vitest print one line per test, which
 is parsed when no report exists.
 """
 
