@@ -55,6 +55,7 @@ from cooperbench.evaluation.types import (
     MergeResult,
     TestCaseResult,
 )
+from cooperbench.exec_kill import EXEC_TOKEN_VAR, KILL_SCRIPT, KILLED_STATUS, exec_wrapper
 from cooperbench.exec_output import DEFAULT_OUTPUT_LIMIT, CappedOutput, truncation_marker
 from cooperbench.labels import owner_is_alive, owner_labels
 from cooperbench.local.sandbox import LocalSandbox
@@ -81,7 +82,10 @@ __all__ = [
     "DEFAULT_OUTPUT_LIMIT",
     "DEFAULT_SANDBOX_TIMEOUT",
     "DEFAULT_WORKDIR",
+    "EXEC_TOKEN_VAR",
     "INFRASTRUCTURE_ERROR",
+    "KILLED_STATUS",
+    "KILL_SCRIPT",
     "AgentError",
     "BackendOption",
     "BackendStatus",
@@ -127,6 +131,7 @@ __all__ = [
     "error_result",
     "eval_sandbox_request",
     "evaluate_pair",
+    "exec_wrapper",
     "hookimpl",
     "labels",
     "option_values",

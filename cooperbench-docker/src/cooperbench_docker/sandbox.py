@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from cooperbench.plugin import (
+    KILLED_STATUS,
     ExecResult,
     SandboxBase,
     SandboxError,
@@ -19,7 +20,7 @@ from cooperbench.plugin import (
 from cooperbench_docker.archive import link_target, pack_files, unpack_entry
 from cooperbench_docker.client import connect, docker_errors, explain, is_not_found
 from cooperbench_docker.container import remove_container, start_container
-from cooperbench_docker.execution import KILLED_STATUS, run_command, run_quietly
+from cooperbench_docker.execution import run_command, run_quietly
 from cooperbench_docker.images import ensure_image, runs_as_root
 from cooperbench_docker.options import ContainerSettings
 

@@ -23,10 +23,17 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from cooperbench.plugin import DEFAULT_OUTPUT_LIMIT, CappedOutput, ExecResult, SandboxError
+from cooperbench.plugin import (
+    DEFAULT_OUTPUT_LIMIT,
+    EXEC_TOKEN_VAR,
+    KILL_SCRIPT,
+    KILLED_STATUS,
+    CappedOutput,
+    ExecResult,
+    SandboxError,
+    exec_wrapper,
+)
 
-#: Exit status reported for a command killed at its time limit (128 + SIGKILL).
-KILLED_STATUS = 137
 #: Seconds Modal's exec timeout runs past ours, so our kill (and its output) comes first.
 SERVER_GRACE = 10.0
 #: Seconds to wait for the output to end after the kill.
@@ -36,38 +43,8 @@ DRAIN_SECONDS = 5.0
 LINGER_SECONDS = 2.0
 #: Seconds the kill helper itself may take.
 KILL_SECONDS = 15.0
-#: Environment variable carrying the per-command token.
-TOKEN_VAR = "COOPERBENCH_EXEC_ID"
 
-_PID_FILE = "/tmp/.cooperbench-exec-$t.pid"
-
-# $1 is the token, $2 the working directory; the rest is the command.
-WRAPPER = (
-    't=$1; d=$2; shift 2; cd -- "$d" 2>/dev/null || { printf "%s\\n" "$t" >&2; exit 125; }; '
-    f'p="{_PID_FILE}"; echo $$ 2>/dev/null > "$p"; '
-    '( exec "$@" ); rc=$?; rm -f "$p" 2>/dev/null; exit $rc'
-)
-
-# $1 is the token. Kills, until none is left: the wrapper's session and process group
-# (pid from the pid file) and every process whose environment carries the token.
-KILL_SCRIPT = (
-    "t=$1; r=; "
-    f'n=0; while [ ! -s "{_PID_FILE}" ] && [ $n -lt 20 ]; do sleep 0.05; n=$((n + 1)); done; '
-    f'read -r r 2>/dev/null < "{_PID_FILE}"; '
-    'case "$r" in ""|1|*[!0-9]*) r=;; esac; '
-    "i=0; while [ $i -lt 50 ]; do i=$((i + 1)); "
-    f'tagged=; for f in $(grep -l -F "{TOKEN_VAR}=$t" /proc/[0-9]*/environ 2>/dev/null); '
-    'do tagged="$tagged $f "; done; '
-    "victims=; for s in /proc/[0-9]*/stat; do "
-    'p=${s#/proc/}; p=${p%/stat}; [ "$p" = "$$" ] && continue; '
-    'line=; read -r line 2>/dev/null < "$s" || continue; '
-    'set -- ${line##*) }; [ "$1" = Z ] && continue; '
-    'case "$tagged" in *" /proc/$p/environ "*) victims="$victims $p"; continue;; esac; '
-    'if [ -n "$r" ] && { [ "$3" = "$r" ] || [ "$4" = "$r" ]; }; then victims="$victims $p"; fi; '
-    "done; "
-    '[ -z "$victims" ] && break; kill -9 $victims 2>/dev/null; sleep 0.05; '
-    f'done; rm -f "{_PID_FILE}" 2>/dev/null; exit 0'
-)
+WRAPPER = exec_wrapper(enter_workdir=True)
 
 
 class _Collector:
@@ -180,7 +157,7 @@ def run_command(
         token,
         workdir,
         *args,
-        env={**env, TOKEN_VAR: token},
+        env={**env, EXEC_TOKEN_VAR: token},
         timeout=max(1, math.ceil(limit + SERVER_GRACE)),
         text=False,
     )

@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 
 from cooperbench.plugin import (
+    KILLED_STATUS,
     ExecResult,
     SandboxBase,
     SandboxError,
@@ -34,7 +35,7 @@ from cooperbench_modal.client import (
     modal_errors,
     translate,
 )
-from cooperbench_modal.execution import KILLED_STATUS, run_command, run_quietly
+from cooperbench_modal.execution import run_command, run_quietly
 from cooperbench_modal.options import SandboxSettings
 from cooperbench_modal.ratelimit import limiter
 
