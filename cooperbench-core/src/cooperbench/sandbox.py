@@ -10,15 +10,17 @@ terminate, use-after-terminate errors, the output limit).
 from __future__ import annotations
 
 import threading
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-from cooperbench.errors import SandboxTerminatedError, UsageError
+from cooperbench.errors import SandboxError, SandboxTerminatedError, UsageError
+from cooperbench.exec_kill import KILLED_STATUS
 from cooperbench.exec_output import DEFAULT_OUTPUT_LIMIT, check_output_limit
 from cooperbench.sandbox_paths import WORKSPACE_DIR
 
@@ -177,6 +179,11 @@ class Sandbox(Protocol):
     ) -> None: ...
 
 
+def lifetime_exceeded() -> ExecResult:
+    """The result of a command that the end of its sandbox's lifetime stopped or refused."""
+    return ExecResult(KILLED_STATUS, b"", b"sandbox lifetime exceeded\n", timed_out=True)
+
+
 class SandboxBase(ABC):
     """Shared behaviour for backend sandboxes.
 
@@ -281,6 +288,41 @@ class SandboxBase(ABC):
         tb: TracebackType | None,
     ) -> None:
         self.terminate()
+
+    def _exec_within_lifetime(
+        self,
+        deadline: float,
+        timeout: float | None,
+        run: Callable[[float], ExecResult],
+        *,
+        command: str,
+        sandbox: str,
+    ) -> ExecResult:
+        """Run one command of ``_do_exec`` within the sandbox's lifetime.
+
+        For backends that stop a sandbox at ``deadline`` (a ``time.monotonic()`` value):
+        ``run(limit)`` runs the command for at most ``limit`` seconds, its ``timeout``
+        cut to what is left of the lifetime. A command asked for after the lifetime, or
+        one that failed with :class:`~cooperbench.errors.SandboxError` because the
+        lifetime ended meanwhile, is :func:`lifetime_exceeded`; one that failed because
+        the sandbox was terminated meanwhile raises
+        :class:`~cooperbench.errors.SandboxTerminatedError`, whose message names the
+        ``command`` and the ``sandbox`` (say, ``"sandbox 1f2e3d"``).
+        """
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return lifetime_exceeded()
+        limit = remaining if timeout is None else max(0.0, min(timeout, remaining))
+        try:
+            return run(limit)
+        except SandboxError as exc:
+            if self._terminated:
+                raise SandboxTerminatedError(
+                    f"{sandbox} was terminated while {command} ran"
+                ) from exc
+            if deadline - time.monotonic() <= 0:
+                return lifetime_exceeded()
+            raise
 
     def _check_alive(self) -> None:
         if self._terminated:

@@ -7,7 +7,6 @@ import time
 from typing import Any
 
 from cooperbench.plugin import (
-    KILLED_STATUS,
     ExecResult,
     SandboxBase,
     SandboxError,
@@ -15,7 +14,6 @@ from cooperbench.plugin import (
     SandboxIsADirectoryError,
     SandboxPermissionError,
     SandboxRequest,
-    SandboxTerminatedError,
 )
 from cooperbench_docker.archive import link_target, pack_files, unpack_entry
 from cooperbench_docker.client import connect, docker_errors, explain, is_not_found
@@ -79,20 +77,12 @@ class DockerSandbox(SandboxBase):
         """The first 12 characters of the container id, as ``docker ps`` shows it."""
         return self.id[:12]
 
-    @property
-    def remaining(self) -> float:
-        """Seconds left before the container stops by itself."""
-        return self._deadline - time.monotonic()
-
     def _do_exec(
         self, args: list[str], *, timeout: float | None, env: dict[str, str], cwd: str | None
     ) -> ExecResult:
-        remaining = self.remaining
-        if remaining <= 0:
-            return _lifetime_exceeded()
-        limit = remaining if timeout is None else max(0.0, min(timeout, remaining))
         workdir = self.resolve(cwd) if cwd else self.workdir
-        try:
+
+        def run(limit: float) -> ExecResult:
             with docker_errors(f"running {args[0]} in sandbox {self.short_id}"):
                 return run_command(
                     self._api,
@@ -103,14 +93,10 @@ class DockerSandbox(SandboxBase):
                     limit=limit,
                     output_limit=self.output_limit,
                 )
-        except SandboxError as exc:
-            if self.terminated:
-                raise SandboxTerminatedError(
-                    f"sandbox {self.short_id} was terminated while {args[0]} ran"
-                ) from exc
-            if self.remaining <= 0:
-                return _lifetime_exceeded()
-            raise
+
+        return self._exec_within_lifetime(
+            self._deadline, timeout, run, command=args[0], sandbox=f"sandbox {self.short_id}"
+        )
 
     def _do_write_file(self, path: str, data: bytes) -> None:
         parent, name = _split(path)
@@ -211,10 +197,6 @@ def _split(path: str) -> tuple[str, str]:
     if not name or name == "..":
         raise SandboxError(f"cannot write {path}: the path names a directory")
     return parent or "/", name
-
-
-def _lifetime_exceeded() -> ExecResult:
-    return ExecResult(KILLED_STATUS, b"", b"sandbox lifetime exceeded\n", timed_out=True)
 
 
 def _container_gone(exc: BaseException) -> bool:

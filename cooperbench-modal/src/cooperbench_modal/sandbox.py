@@ -18,13 +18,11 @@ from typing import Any
 import attrs
 
 from cooperbench.plugin import (
-    KILLED_STATUS,
     ExecResult,
     SandboxBase,
     SandboxError,
     SandboxPermissionError,
     SandboxRequest,
-    SandboxTerminatedError,
 )
 from cooperbench_modal.archive import STAGING_DIR, extract_command, pack_files
 from cooperbench_modal.client import (
@@ -104,11 +102,6 @@ class ModalSandbox(SandboxBase):
         """The SDK's ``modal.Sandbox`` object (for tunnels and other Modal-only calls)."""
         return self._handle
 
-    @property
-    def remaining(self) -> float:
-        """Seconds left before the sandbox stops by itself."""
-        return self._deadline - time.monotonic()
-
     def _wait_until_ready(self, start_timeout: int) -> None:
         """Run ``true`` in the sandbox within ``start_timeout`` seconds, or raise."""
         outcome: dict[str, Any] = {}
@@ -145,12 +138,9 @@ class ModalSandbox(SandboxBase):
     def _do_exec(
         self, args: list[str], *, timeout: float | None, env: dict[str, str], cwd: str | None
     ) -> ExecResult:
-        remaining = self.remaining
-        if remaining <= 0:
-            return _lifetime_exceeded()
-        limit = remaining if timeout is None else max(0.0, min(timeout, remaining))
         workdir = posixpath.normpath(self.resolve(cwd)) if cwd else self.workdir
-        try:
+
+        def run(limit: float) -> ExecResult:
             with modal_errors(f"running {args[0]} in Modal sandbox {self.id}"):
                 return run_command(
                     self._handle,
@@ -160,14 +150,10 @@ class ModalSandbox(SandboxBase):
                     limit=limit,
                     output_limit=self.output_limit,
                 )
-        except SandboxError as exc:
-            if self.terminated:
-                raise SandboxTerminatedError(
-                    f"sandbox {self.id} was terminated while {args[0]} ran"
-                ) from exc
-            if self.remaining <= 0:
-                return _lifetime_exceeded()
-            raise
+
+        return self._exec_within_lifetime(
+            self._deadline, timeout, run, command=args[0], sandbox=f"Modal sandbox {self.id}"
+        )
 
     def _do_write_file(self, path: str, data: bytes) -> None:
         _check_file_path(path)
@@ -283,7 +269,3 @@ def _check_file_path(path: str) -> None:
     name = posixpath.basename(posixpath.normpath(path))
     if not name or name in ("..", "/") or path.endswith("/"):
         raise SandboxError(f"cannot write {path}: the path names a directory")
-
-
-def _lifetime_exceeded() -> ExecResult:
-    return ExecResult(KILLED_STATUS, b"", b"sandbox lifetime exceeded\n", timed_out=True)

@@ -45,7 +45,7 @@ from cooperbench.local.interpreter import install_shims, runner_python
 from cooperbench.local.processes import EXEC_TOKEN_VAR, SANDBOX_TOKEN_VAR, kill_group, kill_tagged
 from cooperbench.local.watchdog import start_watchdog
 from cooperbench.local.workspace import RUNNER_DIR, materialize_task
-from cooperbench.sandbox import ExecResult, SandboxBase, SandboxRequest
+from cooperbench.sandbox import ExecResult, SandboxBase, SandboxRequest, lifetime_exceeded
 from cooperbench.sandbox_paths import PATCHES_DIR, SCRATCH_DIR, WORKSPACE_DIR
 
 SANDBOX_ROOT_VAR = "SANDBOX_ROOT"
@@ -128,7 +128,7 @@ class LocalSandbox(SandboxBase):
     ) -> ExecResult:
         remaining = self._deadline - time.monotonic()
         if remaining <= 0:
-            return ExecResult(137, b"", b"sandbox lifetime exceeded\n", timed_out=True)
+            return lifetime_exceeded()
         limit = remaining if timeout is None else min(timeout, remaining)
         workdir = self.host_path(cwd or self.workdir)
         if not workdir.is_dir():
