@@ -7,7 +7,7 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,58 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     skip = pytest.mark.skip(reason="no Docker engine on this machine (they run in CI)")
     for item in docker_items:
         item.add_marker(skip)
+
+
+#: Redis and git on the local base image, for tests whose sandboxes need a server. The
+#: Docker backend builds the same image as its fallback when no Redis image can be pulled.
+REDIS_SERVER_IMAGE = "cooperbench/redis:local"
+_REDIS_SERVER_DOCKERFILE = """\
+FROM cooperbench/base:bookworm
+RUN apt-get update \\
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server \\
+ && rm -rf /var/lib/apt/lists/*
+"""
+
+
+@pytest.fixture(scope="session")
+def redis_server_image() -> str:
+    """An image with redis-server and git in the local engine, built once when missing."""
+    found = subprocess.run(["docker", "image", "inspect", REDIS_SERVER_IMAGE], capture_output=True)
+    if found.returncode != 0:
+        subprocess.run(
+            ["docker", "build", "-q", "-t", REDIS_SERVER_IMAGE, "-"],
+            input=_REDIS_SERVER_DOCKERFILE,
+            text=True,
+            capture_output=True,
+            check=True,
+        )
+    return REDIS_SERVER_IMAGE
+
+
+def _assert_gold_conversation_kept(pair: Path) -> dict[str, Any]:
+    """Check the gold coop pair's messages in ``pair`` (result.json and conversation.json).
+
+    Each gold agent announces the files it will change to the other: exactly those two
+    messages, in the log and counted in ``messages_sent``. Returns result.json.
+    """
+    result: dict[str, Any] = json.loads((pair / "result.json").read_text())
+    assert "conversation_error" not in result
+    chat = json.loads((pair / "conversation.json").read_text())
+    assert sorted((m["from"], m["to"], m["feature_id"]) for m in chat) == [
+        ("agent1", "agent2", 1),
+        ("agent2", "agent1", 2),
+    ]
+    by_sender = {m["from"]: m["message"] for m in chat}
+    assert by_sender["agent1"] == "agent1 (feature 1) will change: textkit/core.py"
+    assert by_sender["agent2"] == "agent2 (feature 2) will change: textkit/stats.py"
+    assert result["messages_sent"] == len(chat) == 2
+    return result
+
+
+@pytest.fixture(scope="session")
+def gold_conversation_kept() -> Callable[[Path], dict[str, Any]]:
+    """The check of a gold coop pair's kept conversation (returns its result.json)."""
+    return _assert_gold_conversation_kept
 
 
 # -- the demo verdicts (examples/logs/expected.json) --------------------------------------

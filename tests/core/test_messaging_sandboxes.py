@@ -158,3 +158,17 @@ def test_install_needs_python3_and_a_run_agent(plugins: PluginManager, tmp_path:
             text=True,
         )
         assert listing.stdout.startswith("-rwxr-xr-x")
+
+
+def test_install_finds_a_server_the_sandbox_cannot_reach(
+    plugins: PluginManager, task: Path
+) -> None:
+    request = MessagingRequest(f"gone-{uuid.uuid4().hex[:6]}", AGENTS)
+    with plugins.setup_messaging("local", request) as session:
+        pass  # the server is stopped: agents could start, but never talk
+    with (
+        get_backend("local", plugins).create_sandbox("ignored", task_dir=task) as sandbox,
+        pytest.raises(MessagingError, match="cannot reach the run's Redis server") as caught,
+    ):
+        install_tools(sandbox, session, "agent1", AGENTS)
+    assert "coop-msg:" in str(caught.value)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -41,7 +40,7 @@ def _networks(api: Any, run: str) -> list[dict[str, Any]]:
     return found
 
 
-def test_gold_coop_run_keeps_every_message(tmp_path: Path) -> None:
+def test_gold_coop_run_keeps_every_message(tmp_path: Path, gold_conversation_kept: Any) -> None:
     logs = tmp_path / "logs"
     command = [*CLI, "run", "-n", "docker-chat", "-s", "flash", "--setting", "coop"]
     command += ["-a", "gold", "--backend", "docker", "--dataset-dir", str(DEMO_DATASET)]
@@ -50,17 +49,7 @@ def test_gold_coop_run_keeps_every_message(tmp_path: Path) -> None:
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     pair = logs / "docker-chat" / "coop" / "demo_textkit_task" / "0" / "f1_f2"
-    result = json.loads((pair / "result.json").read_text())
-    assert "conversation_error" not in result
-    chat = json.loads((pair / "conversation.json").read_text())
-    assert sorted((m["from"], m["to"], m["feature_id"]) for m in chat) == [
-        ("agent1", "agent2", 1),
-        ("agent2", "agent1", 2),
-    ]
-    by_sender = {m["from"]: m["message"] for m in chat}
-    assert by_sender["agent1"] == "agent1 (feature 1) will change: textkit/core.py"
-    assert by_sender["agent2"] == "agent2 (feature 2) will change: textkit/stats.py"
-    assert result["messages_sent"] == len(chat) == 2
+    gold_conversation_kept(pair)
 
 
 def test_host_reads_the_log_through_its_own_url() -> None:

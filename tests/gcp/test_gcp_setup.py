@@ -144,3 +144,16 @@ def test_default_config_file_is_in_the_user_config_dir(tmp_path: Path) -> None:
     if sys.platform.startswith("linux"):
         assert config_path(home) == tmp_path / "cooperbench" / "config.json"
     assert config_path({"COOPERBENCH_CONFIG_FILE": "/x/c.json"}) == Path("/x/c.json")
+
+
+def test_bare_network_names_become_the_urls_batch_takes() -> None:
+    from cooperbench_gcp.jobs import network_url, subnetwork_url
+
+    assert network_url("") == ""
+    assert network_url("research-vpc") == "global/networks/research-vpc"
+    full = "projects/p/global/networks/research-vpc"
+    assert network_url(full) == full
+    assert subnetwork_url("lab", "europe-west4") == "regions/europe-west4/subnetworks/lab"
+    assert subnetwork_url("regions/us-east1/subnetworks/lab", "europe-west4").startswith(
+        "regions/us"
+    )

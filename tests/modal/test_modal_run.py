@@ -9,7 +9,6 @@ from the local engine, as Modal would pull ``redis:7-alpine`` from its registry.
 
 from __future__ import annotations
 
-import io
 import json
 import signal
 import subprocess
@@ -31,39 +30,6 @@ pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("modal_standin")]
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_DATASET = ROOT / "examples" / "dataset"
 CLI = [sys.executable, "-c", "from cooperbench.cli.main import main; main()"]
-BASE_IMAGE = "cooperbench/base:bookworm"
-#: Redis and git on the local base image (built once, as the Docker backend's fallback).
-SERVER_IMAGE = "cooperbench/redis:local"
-SERVER_DOCKERFILE = f"""\
-FROM {BASE_IMAGE}
-RUN apt-get update \\
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server \\
- && rm -rf /var/lib/apt/lists/*
-"""
-
-
-@pytest.fixture(scope="module")
-def server_image() -> str:
-    """An image with redis-server and git in the local engine."""
-    import docker
-    import docker.errors
-
-    api = docker.APIClient(version="auto")
-    try:
-        api.inspect_image(SERVER_IMAGE)
-    except docker.errors.ImageNotFound:
-        for event in api.build(
-            fileobj=io.BytesIO(SERVER_DOCKERFILE.encode()),
-            tag=SERVER_IMAGE,
-            rm=True,
-            forcerm=True,
-            decode=True,
-            timeout=None,
-        ):
-            assert "error" not in event, event
-    finally:
-        api.close()
-    return SERVER_IMAGE
 
 
 @pytest.fixture(scope="module")
@@ -74,24 +40,24 @@ def demo_images() -> str:
 
 
 @pytest.fixture
-def run_env(modal_env: dict[str, str], modal_standin: ModalStandin, server_image: str) -> Any:
+def run_env(modal_env: dict[str, str], modal_standin: ModalStandin, redis_server_image: str) -> Any:
     """The environment of a `cooperbench run` subprocess on the stand-in."""
     return {
         **modal_env,
         "SSL_CERT_FILE": str(modal_standin.ca_file),
-        "COOPERBENCH_REDIS_IMAGE": server_image,
-        "COOPERBENCH_GIT_IMAGE": server_image,
+        "COOPERBENCH_REDIS_IMAGE": redis_server_image,
+        "COOPERBENCH_GIT_IMAGE": redis_server_image,
     }
 
 
 @pytest.fixture
 def server_env(
-    monkeypatch: pytest.MonkeyPatch, modal_standin: ModalStandin, server_image: str
+    monkeypatch: pytest.MonkeyPatch, modal_standin: ModalStandin, redis_server_image: str
 ) -> None:
     """The same settings in this process, for tests that call the plugin directly."""
     monkeypatch.setenv("SSL_CERT_FILE", str(modal_standin.ca_file))
-    monkeypatch.setenv("COOPERBENCH_REDIS_IMAGE", server_image)
-    monkeypatch.setenv("COOPERBENCH_GIT_IMAGE", server_image)
+    monkeypatch.setenv("COOPERBENCH_REDIS_IMAGE", redis_server_image)
+    monkeypatch.setenv("COOPERBENCH_GIT_IMAGE", redis_server_image)
 
 
 def live_sandboxes(run: str) -> list[str]:
@@ -131,7 +97,7 @@ def run_command(
 
 
 def test_gold_coop_run_with_git_passes_and_keeps_the_conversation(
-    tmp_path: Path, demo_images: str, run_env: dict[str, str]
+    tmp_path: Path, demo_images: str, run_env: dict[str, str], gold_conversation_kept: Any
 ) -> None:
     run = f"modal-gold-{uuid.uuid4().hex[:6]}"
     logs = tmp_path / "logs"
@@ -144,16 +110,8 @@ def test_gold_coop_run_with_git_passes_and_keeps_the_conversation(
     )
     assert done.returncode == 0, done.stderr
     pair = logs / run / "coop" / "demo_textkit_task" / "0" / "f1_f2"
-    result = json.loads((pair / "result.json").read_text())
+    result = gold_conversation_kept(pair)
     assert {a["status"] for a in result["agents"].values()} == {"Submitted"}
-    assert "conversation_error" not in result
-    chat = json.loads((pair / "conversation.json").read_text())
-    assert sorted((m["from"], m["to"], m["feature_id"]) for m in chat) == [
-        ("agent1", "agent2", 1),
-        ("agent2", "agent1", 2),
-    ]
-    by_sender = {m["from"]: m["message"] for m in chat}
-    assert by_sender["agent1"] == "agent1 (feature 1) will change: textkit/core.py"
     verdict = json.loads((pair / "eval.json").read_text())
     assert verdict["status"] == "passed", verdict.get("error")
     assert verdict["backend"] == "modal"

@@ -105,7 +105,8 @@ def build_job(
         allocation.service_account = batch_v1.ServiceAccount(email=config.service_account)
     if config.network or config.subnetwork:
         interface = batch_v1.AllocationPolicy.NetworkInterface(
-            network=config.network, subnetwork=config.subnetwork
+            network=network_url(config.network),
+            subnetwork=subnetwork_url(config.subnetwork, config.region),
         )
         allocation.network = batch_v1.AllocationPolicy.NetworkPolicy(network_interfaces=[interface])
     return batch_v1.Job(
@@ -114,3 +115,15 @@ def build_job(
         labels=dict(labels),
         logs_policy=batch_v1.LogsPolicy(destination=batch_v1.LogsPolicy.Destination.CLOUD_LOGGING),
     )
+
+
+def network_url(network: str) -> str:
+    """``network`` as Batch takes it: a bare name becomes ``global/networks/NAME``."""
+    return f"global/networks/{network}" if network and "/" not in network else network
+
+
+def subnetwork_url(subnetwork: str, region: str) -> str:
+    """A bare subnetwork name becomes ``regions/REGION/subnetworks/NAME``; URLs stay."""
+    if subnetwork and "/" not in subnetwork:
+        return f"regions/{region}/subnetworks/{subnetwork}"
+    return subnetwork

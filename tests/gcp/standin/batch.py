@@ -4,7 +4,8 @@ Each task attempt is a container of the job's image (``docker run --pull never``
 ``BATCH_TASK_INDEX``, ``BATCH_TASK_COUNT``, ``BATCH_TASK_RETRY_ATTEMPT`` and
 ``BATCH_JOB_UID`` set, its GCS volumes bind-mounted from the storage stand-in's
 directory (live, as gcsfuse is), ``--network none`` when the runnable blocks the
-external network. It honours ``parallelism``, ``max_run_duration`` (the container is
+external network, and otherwise on the Docker network named as the last part of the
+job's VPC network (``allocation_policy.network``), if any. It honours ``parallelism``, ``max_run_duration`` (the container is
 killed and the attempt ends with exit code 50005), ``max_retry_count`` and
 ``lifecycle_policies``. :meth:`BatchStandin.lose` makes chosen attempts end as Batch
 reports a preempted VM (exit code 50001), the fault real Batch has and Docker has not.
@@ -40,6 +41,8 @@ RUN_DURATION_EXCEEDED = 50005
 DOCKER_RUN_FAILED = 125
 
 _JOB_ID = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
+_NETWORK_URL = re.compile(r"(^|/)global/networks/[a-z]([-a-z0-9]*[a-z0-9])?$")
+_SUBNETWORK_URL = re.compile(r"(^|/)regions/[a-z0-9-]+/subnetworks/[a-z]([-a-z0-9]*[a-z0-9])?$")
 _LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
 _FILTER_TERM = re.compile(r'^\s*labels\.([a-z0-9_-]+)\s*=\s*"([^"]*)"\s*$')
@@ -207,6 +210,14 @@ class BatchStandin:
                 raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, f"bad label {key}={value!r}")
         if len(job.task_groups) != 1:
             raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, "exactly one task group is served")
+        for interface in job.allocation_policy.network.network_interfaces:
+            # Batch takes networks as full or partial URLs, never as bare names.
+            if interface.network and not _NETWORK_URL.search(interface.network):
+                raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, f"bad network {interface.network!r}")
+            if interface.subnetwork and not _SUBNETWORK_URL.search(interface.subnetwork):
+                raise _Abort(
+                    grpc.StatusCode.INVALID_ARGUMENT, f"bad subnetwork {interface.subnetwork!r}"
+                )
         spec = job.task_groups[0].task_spec
         if not 0 <= spec.max_retry_count <= 10:
             raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, "max_retry_count must be 0-10")
@@ -458,6 +469,7 @@ class BatchStandin:
             BATCH_JOB_UID=job.uid,
         )
         lost = any(rule(job.job.name, task.index, attempt) for rule in self._losses)
+        network = _vpc_network(job.job)
         for runnable in spec.runnables:
             container = runnable.container
             if not container.image_uri:
@@ -474,6 +486,8 @@ class BatchStandin:
                 command += ["-v", f"{source}:{volume.mount_path}:{mode}"]
             if container.block_external_network:
                 command += ["--network", "none"]
+            elif network:
+                command += ["--network", network]
             if container.entrypoint:
                 command += ["--entrypoint", container.entrypoint]
             command += [container.image_uri, *container.commands]
@@ -546,3 +560,10 @@ def remove_containers(label: str) -> int:
     if ids:
         subprocess.run(["docker", "rm", "-f", *ids], capture_output=True, check=False)
     return len(ids)
+
+
+def _vpc_network(job: Any) -> str:
+    """The Docker network standing in for the job's VPC network ("" for the default)."""
+    interfaces = job.allocation_policy.network.network_interfaces
+    name = interfaces[0].network if interfaces else ""
+    return str(name).rsplit("/", 1)[-1]

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from importlib import resources
 
 from cooperbench.errors import MessagingError, UsageError
+from cooperbench.messaging.coop_msg import redact_url
 from cooperbench.messaging.types import MessagingSession
 from cooperbench.sandbox import Sandbox
 from cooperbench.sandbox_paths import TOOLS_DIR
@@ -26,11 +27,16 @@ AGENTS_VAR = "COOPERBENCH_AGENTS"
 GIT_URL_VAR = "COOPERBENCH_GIT_URL"
 
 # Installs both commands, says whether python3 is there, and reports the PATH the
-# sandbox gives commands, so the returned PATH extends it instead of guessing.
+# sandbox gives commands, so the returned PATH extends it instead of guessing. Then asks
+# the agent's inbox through coop-msg itself (peek takes nothing), so a server this
+# sandbox cannot reach is found before the agents start, not by agents that go quiet.
 _FINISH_SCRIPT = """
 chmod 755 "$1" "$2" || exit 1
-if command -v python3 >/dev/null 2>&1; then echo python3=yes; else echo python3=no; fi
 printf 'PATH=%s\\n' "$PATH"
+command -v python3 >/dev/null 2>&1 || { echo python3=no; exit 0; }
+echo python3=yes
+problem=$("$1" peek 2>&1 >/dev/null) && echo reachable=yes && exit 0
+printf 'reachable=%s\\n' "$(printf '%s' "$problem" | tail -n 1)"
 """
 
 
@@ -47,7 +53,8 @@ def install_tools(
     ``COOPERBENCH_AGENT_ID``, ``COOPERBENCH_AGENTS`` (comma separated),
     ``COOPERBENCH_GIT_URL`` when the run has a shared remote, and ``PATH`` with
     ``tools_dir`` in front. Raises :class:`~cooperbench.errors.MessagingError` when the
-    sandbox has no ``python3``, which ``coop-msg`` needs.
+    sandbox has no ``python3``, which ``coop-msg`` needs, or cannot reach the session's
+    Redis server (a test message-box read, before any agent starts).
     """
     if agent_id not in agent_ids:
         raise UsageError(f"agent {agent_id!r} is not one of the run's agents {list(agent_ids)}")
@@ -56,7 +63,14 @@ def install_tools(
     sandbox.write_files(
         {message_path: _packaged("coop_msg.py"), git_setup_path: _packaged("coop_git_setup.sh")}
     )
-    done = sandbox.exec("sh", "-c", _FINISH_SCRIPT, "sh", message_path, git_setup_path, timeout=60)
+    env = {
+        REDIS_URL_VAR: session.redis_url,
+        AGENT_ID_VAR: agent_id,
+        AGENTS_VAR: ",".join(agent_ids),
+    }
+    done = sandbox.exec(
+        "sh", "-c", _FINISH_SCRIPT, "sh", message_path, git_setup_path, env=env, timeout=60
+    )
     report = dict(line.split("=", 1) for line in done.stdout_read().splitlines() if "=" in line)
     if not done.ok or "PATH" not in report:
         raise MessagingError(
@@ -68,12 +82,12 @@ def install_tools(
             f"{MESSAGE_COMMAND} needs python3 (3.7 or newer) in the sandbox, and the image "
             f"of sandbox {sandbox.id} has none; use an image with python3 or run without messaging"
         )
-    env = {
-        REDIS_URL_VAR: session.redis_url,
-        AGENT_ID_VAR: agent_id,
-        AGENTS_VAR: ",".join(agent_ids),
-        "PATH": f"{tools_dir}:{report['PATH']}" if report["PATH"] else tools_dir,
-    }
+    if report.get("reachable") != "yes":
+        raise MessagingError(
+            f"sandbox {sandbox.id} cannot reach the run's Redis server "
+            f"({redact_url(session.redis_url)}): {report.get('reachable') or 'no answer'}"
+        )
+    env["PATH"] = f"{tools_dir}:{report['PATH']}" if report["PATH"] else tools_dir
     if session.git_url:
         env[GIT_URL_VAR] = session.git_url
     return env
