@@ -45,6 +45,16 @@ def dataset_copy(tmp_path: Path) -> Path:
 # -- messaging: a real Redis server for the tests ---------------------------------------
 
 
+@pytest.fixture
+def coop_msg_script(tmp_path: Path) -> Path:
+    """coop_msg.py copied away from the package, as install_tools ships it into sandboxes."""
+    from cooperbench.messaging import coop_msg
+
+    target = tmp_path / "coop-msg"
+    shutil.copy(coop_msg.__file__, target)
+    return target
+
+
 def _free_loopback_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

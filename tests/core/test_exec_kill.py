@@ -60,6 +60,7 @@ def test_wrapper_runs_programs_not_builtins_and_keeps_shell_statuses(tmp_path: P
 
     assert run("true").returncode == 0
     assert run("sh", "-c", "exit 7").returncode == 7
+    assert run("exit", "3").returncode == 127  # a program named exit, not the builtin
     assert run("no-such-program-here").returncode == 127
     not_executable = tmp_path / "plain.txt"
     not_executable.write_text("")

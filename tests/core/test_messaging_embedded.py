@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,10 +18,10 @@ from pathlib import Path
 
 import attrs
 import pytest
+from loopback import port_open, wait_closed
 
 from cooperbench.errors import MessagingConnectionError, MessagingError
 from cooperbench.local import embedded_redis
-from cooperbench.messaging import coop_msg
 from cooperbench.messaging.client import Message, MessageClient, conversation
 from cooperbench.messaging.resp import RedisConnection, connect
 from cooperbench.messaging.types import MessagingRequest, MessagingSession
@@ -65,14 +64,6 @@ def session(bare_path: str) -> Iterator[MessagingSession]:
         yield started
 
 
-@pytest.fixture
-def command(tmp_path: Path) -> Path:
-    """coop_msg.py copied away from the package, as install_tools ships it."""
-    target = tmp_path / "coop-msg"
-    shutil.copy(coop_msg.__file__, target)
-    return target
-
-
 def coop(command: Path, url: str, agent: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
@@ -87,23 +78,6 @@ def coop(command: Path, url: str, agent: str, *args: str) -> subprocess.Complete
         env=env,
         timeout=60,
     )
-
-
-def port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def wait_closed(port: int, seconds: float = 10) -> bool:
-    deadline = time.monotonic() + seconds
-    while port_open(port):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def test_it_stands_in_for_redis_server_behind_a_generated_password(
@@ -123,22 +97,24 @@ def test_it_stands_in_for_redis_server_behind_a_generated_password(
     assert session.git_url is not None  # --git still works: git daemon needs no Redis
 
 
-def test_coop_msg_and_the_client_talk_through_it(session: MessagingSession, command: Path) -> None:
+def test_coop_msg_and_the_client_talk_through_it(
+    session: MessagingSession, coop_msg_script: Path
+) -> None:
     url = session.redis_url
     with MessageClient(url, "agent1") as client:
         client.send("agent2", "from python")
-        received = coop(command, url, "agent2", "recv", "--wait", "5")
+        received = coop(coop_msg_script, url, "agent2", "recv", "--wait", "5")
         assert received.returncode == 0, received.stderr
         assert json.loads(received.stdout)["content"] == "from python"
-        sent = coop(command, url, "agent2", "send", "agent1", "from the command")
+        sent = coop(coop_msg_script, url, "agent2", "send", "agent1", "from the command")
         assert sent.returncode == 0, sent.stderr
         reply = client.receive(5)
         assert reply is not None and (reply.sender, reply.content) == ("agent2", "from the command")
-        assert coop(command, url, "agent1", "broadcast", "to all").returncode == 0
-        peeked = coop(command, url, "agent2", "peek")
+        assert coop(coop_msg_script, url, "agent1", "broadcast", "to all").returncode == 0
+        peeked = coop(coop_msg_script, url, "agent2", "peek")
         assert [json.loads(line)["content"] for line in peeked.stdout.splitlines()] == ["to all"]
         started = time.monotonic()
-        quiet = coop(command, url, "agent1", "recv", "--wait", "0.3")
+        quiet = coop(coop_msg_script, url, "agent1", "recv", "--wait", "0.3")
         assert quiet.returncode == 0 and quiet.stdout == ""
         assert time.monotonic() - started >= 0.3
     assert [e["message"] for e in conversation(session, {"agent1": 1, "agent2": 2})] == [

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import attrs
 import pytest
+from loopback import port_open, wait_closed
 
 from cooperbench.errors import MessagingConnectionError
 from cooperbench.messaging.resp import connect
@@ -25,23 +25,6 @@ from cooperbench.plugin_manager import PluginManager
 def setup(git: bool = False, redis_url: str | None = None) -> MessagingSession:
     request = MessagingRequest("r1", ("agent1", "agent2"), git=git, redis_url=redis_url)
     return PluginManager.discover(disabled=()).setup_messaging("local", request)
-
-
-def port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def wait_closed(port: int, seconds: float = 10) -> bool:
-    deadline = time.monotonic() + seconds
-    while port_open(port):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def git_port(session: MessagingSession) -> int:

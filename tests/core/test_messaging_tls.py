@@ -25,7 +25,6 @@ import pytest
 import trustme
 
 from cooperbench.errors import MessagingConnectionError
-from cooperbench.messaging import coop_msg
 from cooperbench.messaging.client import MessageClient, conversation
 from cooperbench.messaging.url import RedisUrl
 
@@ -106,14 +105,6 @@ def tls_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsRedis]:
         log.close()
 
 
-@pytest.fixture
-def command(tmp_path: Path) -> Path:
-    """coop_msg.py copied away from the package, as it is shipped into sandboxes."""
-    target = tmp_path / "coop-msg"
-    shutil.copy(coop_msg.__file__, target)
-    return target
-
-
 def coop(
     command: Path, url: str, agent: str, ca_file: Path, *args: str
 ) -> subprocess.CompletedProcess[str]:
@@ -134,17 +125,17 @@ def coop(
 
 
 def test_client_and_coop_msg_exchange_messages_over_tls(
-    tls_redis: TlsRedis, command: Path, monkeypatch: pytest.MonkeyPatch
+    tls_redis: TlsRedis, coop_msg_script: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SSL_CERT_FILE", str(tls_redis.ca_file))
     url = tls_redis.url()
     assert RedisUrl.parse(url).tls
     with MessageClient(url, "agent1") as client:
         client.send("agent2", "over TLS")
-        received = coop(command, url, "agent2", tls_redis.ca_file, "recv", "--wait", "5")
+        received = coop(coop_msg_script, url, "agent2", tls_redis.ca_file, "recv", "--wait", "5")
         assert received.returncode == 0, received.stderr
         assert '"content": "over TLS"' in received.stdout
-        sent = coop(command, url, "agent2", tls_redis.ca_file, "send", "agent1", "back")
+        sent = coop(coop_msg_script, url, "agent2", tls_redis.ca_file, "send", "agent1", "back")
         assert sent.returncode == 0, sent.stderr
         reply = client.receive(5)
         assert reply is not None and (reply.sender, reply.content) == ("agent2", "back")
@@ -155,16 +146,16 @@ def test_client_and_coop_msg_exchange_messages_over_tls(
     ]
 
 
-def test_the_tls_port_speaks_only_tls(tls_redis: TlsRedis, command: Path) -> None:
+def test_the_tls_port_speaks_only_tls(tls_redis: TlsRedis, coop_msg_script: Path) -> None:
     plain = tls_redis.url().replace("rediss://", "redis://")
     with pytest.raises(MessagingConnectionError, match=r"^cannot reach Redis at 127\.0\.0\.1:"):
         MessageClient(plain, "agent1", timeout=3)
-    done = coop(command, plain, "agent1", tls_redis.ca_file, "peek")
+    done = coop(coop_msg_script, plain, "agent1", tls_redis.ca_file, "peek")
     assert done.returncode == 1 and done.stderr.startswith("coop-msg: ")
 
 
 def test_an_untrusted_certificate_is_one_clear_line(
-    tls_redis: TlsRedis, command: Path, monkeypatch: pytest.MonkeyPatch
+    tls_redis: TlsRedis, coop_msg_script: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SSL_CERT_FILE", str(tls_redis.other_ca_file))
     url = tls_redis.url()
@@ -177,7 +168,7 @@ def test_an_untrusted_certificate_is_one_clear_line(
         "; check --redis URL, or set SSL_CERT_FILE to the CA file that signed the "
         "server's certificate"
     )
-    done = coop(command, url, "agent1", tls_redis.other_ca_file, "peek")
+    done = coop(coop_msg_script, url, "agent1", tls_redis.other_ca_file, "peek")
     assert done.returncode == 1
     [line] = done.stderr.splitlines()
     assert line.startswith(
@@ -192,25 +183,25 @@ def test_an_untrusted_certificate_is_one_clear_line(
 
 
 def test_the_server_name_is_checked(
-    tls_redis: TlsRedis, command: Path, monkeypatch: pytest.MonkeyPatch
+    tls_redis: TlsRedis, coop_msg_script: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The certificate names 127.0.0.1 only; "localhost" reaches the same server.
     monkeypatch.setenv("SSL_CERT_FILE", str(tls_redis.ca_file))
     url = tls_redis.url(host="localhost")
     with pytest.raises(MessagingConnectionError, match="TLS certificate verification failed"):
         MessageClient(url, "agent1", timeout=5)
-    done = coop(command, url, "agent1", tls_redis.ca_file, "peek")
+    done = coop(coop_msg_script, url, "agent1", tls_redis.ca_file, "peek")
     assert done.returncode == 1 and "TLS certificate verification failed" in done.stderr
 
 
 def test_a_wrong_password_over_tls_is_a_connection_error(
-    tls_redis: TlsRedis, command: Path, monkeypatch: pytest.MonkeyPatch
+    tls_redis: TlsRedis, coop_msg_script: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SSL_CERT_FILE", str(tls_redis.ca_file))
     url = tls_redis.url(password="wrong-one")
     with pytest.raises(MessagingConnectionError, match=r"^cannot reach Redis at 127\.0\.0\.1:"):
         MessageClient(url, "agent1", timeout=5)
-    done = coop(command, url, "agent1", tls_redis.ca_file, "peek")
+    done = coop(coop_msg_script, url, "agent1", tls_redis.ca_file, "peek")
     assert done.returncode == 1 and "wrong-one" not in done.stderr
 
 

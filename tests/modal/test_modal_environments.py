@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from modal_cli import assert_one_line, copy_logs, eval_command
 from standin.harness import ModalStandin, start_standin, stop_standin
 
 from cooperbench.backend import get_backend
@@ -19,8 +20,6 @@ from cooperbench.plugin_manager import PluginManager
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("modal_standin")]
 
 IMAGE = "cooperbench/base:latest"
-CLI = [sys.executable, "-c", "from cooperbench.cli.main import main; main()"]
-DEMO = Path(__file__).resolve().parents[2] / "examples"
 
 # Runs against a stand-in that has only the workspace's default environment.
 FIRST_USE = textwrap.dedent(
@@ -99,34 +98,16 @@ def test_a_named_environment_that_does_not_exist_is_one_usage_error() -> None:
 def test_a_named_environment_that_does_not_exist_stops_eval_in_one_line(
     tmp_path: Path, modal_env: dict[str, str]
 ) -> None:
-    import shutil
-
-    logs = tmp_path / "logs"
-    shutil.copytree(DEMO / "logs" / "gold", logs / "gold", ignore=shutil.ignore_patterns("eval*"))
+    logs = copy_logs(tmp_path)
     done = subprocess.run(
-        [
-            *CLI,
-            "eval",
-            "-n",
-            "gold",
-            "--backend",
-            "modal",
-            "--log-dir",
-            str(logs),
-            "--dataset-dir",
-            str(DEMO / "dataset"),
-            "--backend-option",
-            "environment=nowhere",
-        ],
+        eval_command(logs, "--backend-option", "environment=nowhere"),
         capture_output=True,
         text=True,
         env=modal_env,
         timeout=120,
     )
     assert done.returncode == 2, done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:"), done.stderr
-    assert "Modal environment 'nowhere' does not exist" in lines[0]
+    assert_one_line(done.stderr, "Modal environment 'nowhere' does not exist")
     assert list(logs.rglob("eval.json")) == []
     assert not environment_exists("nowhere")
 

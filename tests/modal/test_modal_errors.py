@@ -5,12 +5,12 @@ from __future__ import annotations
 import io
 import socket
 import subprocess
-import sys
 import tarfile
 import time
 from pathlib import Path
 
 import pytest
+from modal_cli import CLI, assert_one_line, copy_logs, eval_command
 
 from cooperbench.backend import get_backend
 from cooperbench.errors import BackendUnavailableError, SandboxError
@@ -18,44 +18,7 @@ from cooperbench.plugin_manager import PluginManager
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("modal_standin")]
 
-ROOT = Path(__file__).resolve().parents[2]
-DEMO_DATASET = ROOT / "examples" / "dataset"
-DEMO_LOGS = ROOT / "examples" / "logs"
-CLI = [sys.executable, "-c", "from cooperbench.cli.main import main; main()"]
 NO_SHELL_IMAGE = "cooperbench-test/modal-no-shell:latest"
-
-
-def eval_command(logs: Path, *extra: str) -> list[str]:
-    return [
-        *CLI,
-        "eval",
-        "-n",
-        "gold",
-        "--backend",
-        "modal",
-        "--log-dir",
-        str(logs),
-        "--dataset-dir",
-        str(DEMO_DATASET),
-        *extra,
-    ]
-
-
-def copy_logs(tmp_path: Path) -> Path:
-    import shutil
-
-    logs = tmp_path / "logs"
-    shutil.copytree(DEMO_LOGS / "gold", logs / "gold", ignore=shutil.ignore_patterns("eval*.json"))
-    return logs
-
-
-def assert_one_line(stderr: str, *needles: str) -> None:
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1, stderr
-    assert lines[0].startswith("error:"), stderr
-    assert "Traceback" not in stderr
-    for needle in needles:
-        assert needle in lines[0], stderr
 
 
 def test_no_token_says_how_to_make_one(tmp_path: Path, modal_env: dict[str, str]) -> None:

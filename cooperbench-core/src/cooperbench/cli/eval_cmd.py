@@ -71,10 +71,9 @@ def eval_command(
     verbose: int,
 ) -> None:
     """Evaluate the agents' patches of run NAME: merge them and run the hidden tests."""
-    from rich.markup import escape
 
     from cooperbench.cli.console import make_console, setup_logging
-    from cooperbench.cli.progress import ProgressDisplay, styled_status
+    from cooperbench.cli.progress import ProgressDisplay
     from cooperbench.cli.results import echo_results
     from cooperbench.evaluation.api import EvalPlan, evaluate
     from cooperbench.evaluation.types import EvalResult
@@ -104,13 +103,7 @@ def eval_command(
 
     def on_result(result: EvalResult) -> None:
         logger.info("%s (%s): %s", result.pair.key, result.pair.setting, result.pair.eval_path)
-        done, total = display.advance("eval", result.status)
-        detail = f" ({result.error_kind}: {result.error})" if result.error else ""
-        head = f"[{done}/{total}] eval {result.pair.key} ({result.pair.setting}): "
-        display.line(
-            f"{head}{result.status}{detail}",
-            f"{escape(head)}{styled_status(result.status)}{escape(detail)}",
-        )
+        display.eval_result(result, numbered=True)
 
     with sigterm_as_interrupt(), display:
         summary = evaluate(

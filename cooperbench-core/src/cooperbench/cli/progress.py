@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress, TaskID
 
+    from cooperbench.evaluation.types import EvalResult
+
 #: Colour of each verdict on a terminal.
 STATUS_STYLES = {PASSED: "green", FAILED: "red", ERROR: "yellow"}
 _COUNTED = (PASSED, FAILED, ERROR)
@@ -154,6 +156,20 @@ class ProgressDisplay:
                 self._progress.console.print(markup if markup is not None else text)
             else:
                 click.echo(text, err=True)
+
+    def eval_result(self, result: EvalResult, *, numbered: bool = False) -> None:
+        """Count ``result`` on the ``eval`` bar and print its verdict line (``[n/N]`` first
+        when ``numbered``): pair, setting, verdict, and the error's kind and text."""
+        from rich.markup import escape
+
+        done, total = self.advance("eval", result.status)
+        detail = f" ({result.error_kind}: {result.error})" if result.error else ""
+        count = f"[{done}/{total}] " if numbered else ""
+        head = f"{count}eval {result.pair.key} ({result.pair.setting}): "
+        self.line(
+            f"{head}{result.status}{detail}",
+            f"{escape(head)}{styled_status(result.status)}{escape(detail)}",
+        )
 
     def step(self, event: StepEvent) -> None:
         """Show an image pull or build: a bar on a terminal, start and end lines elsewhere."""

@@ -147,7 +147,7 @@ def run_command(
     else 3 after writing every result, with one line saying how many pairs have none.
     """
     from cooperbench.cli.console import make_console, setup_logging
-    from cooperbench.cli.progress import ProgressDisplay, styled_status
+    from cooperbench.cli.progress import ProgressDisplay
     from cooperbench.dataset import Selection
     from cooperbench.evaluation.types import EvalResult
     from cooperbench.runs.api import run
@@ -177,13 +177,7 @@ def run_command(
 
     def on_eval(result: EvalResult) -> None:
         logger.info("%s (%s): %s", result.pair.key, result.pair.setting, result.pair.eval_path)
-        display.advance("eval", result.status)
-        detail = f" ({result.error_kind}: {result.error})" if result.error else ""
-        head = f"eval {result.pair.key} ({result.pair.setting}): "
-        display.line(
-            f"{head}{result.status}{detail}",
-            f"{_escape(head)}{styled_status(result.status)}{_escape(detail)}",
-        )
+        display.eval_result(result)
 
     with sigterm_as_interrupt(), display:
         summary: dict[str, Any] = run(
@@ -254,18 +248,14 @@ def pair_lines(outcome: PairOutcome, counter: str) -> list[str]:
 
 def _markup(line: str) -> str:
     """A pair line with its warning or error part coloured, for the terminal."""
-    escaped = _escape(line)
+    from rich.markup import escape
+
+    escaped = escape(line)
     if line.startswith("warning: "):
         return f"[yellow]{escaped}[/yellow]"
     if line.startswith("    "):
         return f"[red]{escaped}[/red]"
     return escaped
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
