@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -117,3 +118,42 @@ def test_killed_harness_leaves_no_process_of_its_run(tmp_path: Path) -> None:
         os.kill(harness.pid, signal.SIGKILL)
         harness.wait()
     assert wait_for_none(marker, 10) == []
+
+
+def test_a_file_just_written_runs_while_other_sandboxes_spawn_commands(local: Any) -> None:
+    # A child forked while a file was open for writing keeps it open until it execs,
+    # and running the file meanwhile fails with "Text file busy". Agents run the tools
+    # installed a moment before while other pairs' commands start; that must never fail.
+    sandboxes = [local.create_sandbox("ignored") for _ in range(6)]
+    stop = threading.Event()
+    failures: list[str] = []
+
+    def spawn(sandbox: Any) -> None:
+        while not stop.is_set():
+            sandbox.exec("true")
+
+    def install_and_run(sandbox: Any, name: str) -> None:
+        for _ in range(150):
+            sandbox.write_file(name, b"#!/bin/sh\nexit 0\n")
+            sandbox.exec("chmod", "755", name)
+            done = sandbox.exec(f"./{name}")
+            if not done.ok:
+                failures.append(done.stderr_read().strip())
+
+    spawners = [threading.Thread(target=spawn, args=(s,)) for s in sandboxes[4:]]
+    writers = [
+        threading.Thread(target=install_and_run, args=(s, f"tool{i}"))
+        for i, s in enumerate(sandboxes[:4])
+    ]
+    try:
+        for thread in spawners + writers:
+            thread.start()
+        for thread in writers:
+            thread.join()
+    finally:
+        stop.set()
+        for thread in spawners:
+            thread.join()
+        for sandbox in sandboxes:
+            sandbox.terminate()
+    assert failures == []

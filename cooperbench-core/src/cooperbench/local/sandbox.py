@@ -48,6 +48,11 @@ from cooperbench.local.workspace import RUNNER_DIR, materialize_task
 from cooperbench.sandbox import ExecResult, SandboxBase, SandboxRequest, lifetime_exceeded
 from cooperbench.sandbox_paths import PATCHES_DIR, SCRATCH_DIR, WORKSPACE_DIR
 
+#: Held while a sandbox file is open for writing and while a command is spawned. A child
+#: forked while another thread writes a file inherits that file's descriptor until it
+#: execs, and executing the file meanwhile (a tool just installed) fails with "Text file
+#: busy"; one lock for both makes that impossible.
+_FORK_LOCK = threading.Lock()
 SANDBOX_ROOT_VAR = "SANDBOX_ROOT"
 #: Prefix of every local sandbox's folder in the temporary directory.
 ROOT_PREFIX = "cooperbench-local-"
@@ -144,15 +149,16 @@ class LocalSandbox(SandboxBase):
             if self.terminated:
                 raise SandboxTerminatedError(f"sandbox {self.id} was terminated")
             try:
-                proc = subprocess.Popen(
-                    command,
-                    cwd=workdir,
-                    env=self._environment(env, token),
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    start_new_session=True,  # own process group: a timeout kills everything
-                )
+                with _FORK_LOCK:
+                    proc = subprocess.Popen(
+                        command,
+                        cwd=workdir,
+                        env=self._environment(env, token),
+                        stdin=subprocess.DEVNULL,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE,
+                        start_new_session=True,  # own process group: a timeout kills all
+                    )
             except FileNotFoundError:
                 return ExecResult(127, b"", f"{args[0]}: command not found\n".encode())
             except PermissionError:
@@ -210,14 +216,15 @@ class LocalSandbox(SandboxBase):
         target = self.host_path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         # Write then rename, so a reader in the sandbox never sees half a file.
-        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(temp, target)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+        with _FORK_LOCK:  # no child may inherit the file while it is open for writing
+            fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                os.replace(temp, target)
+            except BaseException:
+                Path(temp).unlink(missing_ok=True)
+                raise
 
     def _do_read_file(self, path: str) -> bytes:
         target = self.host_path(path)

@@ -30,12 +30,14 @@ GIT_URL_VAR = "COOPERBENCH_GIT_URL"
 # sandbox gives commands, so the returned PATH extends it instead of guessing. Then asks
 # the agent's inbox through coop-msg itself (peek takes nothing), so a server this
 # sandbox cannot reach is found before the agents start, not by agents that go quiet.
+# It runs through python3 rather than as a program: executing a file just written can
+# fail with "Text file busy" while a process forked meanwhile still holds it open.
 _FINISH_SCRIPT = """
 chmod 755 "$1" "$2" || exit 1
 printf 'PATH=%s\\n' "$PATH"
 command -v python3 >/dev/null 2>&1 || { echo python3=no; exit 0; }
 echo python3=yes
-problem=$("$1" peek 2>&1 >/dev/null) && echo reachable=yes && exit 0
+problem=$(python3 "$1" peek 2>&1 >/dev/null) && echo reachable=yes && exit 0
 printf 'reachable=%s\\n' "$(printf '%s' "$problem" | tail -n 1)"
 """
 
